@@ -50,6 +50,9 @@ class DecodeError(NetlinkBGPError):
         self.reason = message
         self.offset = offset
 
+    def __reduce__(self) -> tuple[type, tuple[str, int]]:
+        return (type(self), (self.reason, self.offset))
+
 
 class LocalProtocolError(NetlinkBGPError):
     """The caller misused the API (a message that cannot be encoded, a call in the wrong state)."""
@@ -74,6 +77,9 @@ class RemoteProtocolError(NetlinkBGPError):
         self.subcode = subcode
         self.data = data
 
+    def __reduce__(self) -> tuple[type, tuple[str, int, int, bytes]]:
+        return (type(self), (str(self), self.code, self.subcode, self.data))
+
 
 class NetlinkError(NetlinkBGPError):
     """The kernel answered a request with an error.
@@ -94,6 +100,9 @@ class NetlinkError(NetlinkBGPError):
         self.extack = extack
         self.offset = offset
 
+    def __reduce__(self) -> tuple[type, tuple[int, str, int | None]]:
+        return (type(self), (self.errno, self.extack, self.offset))
+
 
 class TransportError(NetlinkBGPError):
     """A socket could not be created, configured or used (missing privilege or kernel feature)."""
@@ -112,5 +121,9 @@ class ConfigError(NetlinkBGPError):
         if line is not None:
             where = f"{key} (line {line})" if key else f"line {line}"
         super().__init__(f"{where}: {message}" if where else message)
+        self.reason = message
         self.key = key
         self.line = line
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, int | None]]:
+        return (type(self), (self.reason, self.key, self.line))

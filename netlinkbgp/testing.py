@@ -1,0 +1,176 @@
+"""Helpers for tests and demos: private network namespaces and veth pairs.
+
+Everything here works without root: when the process is not privileged, a user namespace is
+created first (``unshare -Urn``), in which we are root over a fresh network namespace.
+
+Typical use in a test::
+
+    def check() -> list[str]:
+        testing.ip("link", "add", "a0", "type", "veth", "peer", "name", "a1")
+        return asyncio.run(my_coroutine())
+
+    result = testing.run_in_netns(check)   # runs in a forked child, in a new namespace
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import pickle
+import shutil
+import socket
+import subprocess
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from netlinkbgp.errors import TransportError
+
+__all__ = [
+    "NamespaceError",
+    "enter_named_netns",
+    "ip",
+    "netns_available",
+    "run_in_netns",
+    "unshare_netns",
+    "veth_pair",
+]
+
+#: ``sched.h`` clone flags.
+CLONE_NEWNET = 0x40000000
+CLONE_NEWUSER = 0x10000000
+#: Where ``ip netns add`` keeps named namespaces.
+NETNS_RUN_DIR = "/var/run/netns"
+
+_T = TypeVar("_T")
+
+
+class NamespaceError(TransportError):
+    """A namespace could not be created or entered (kernel support or privilege missing)."""
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as handle:
+        handle.write(text)
+
+
+def unshare_netns() -> None:
+    """Move this process into a new, empty network namespace, with ``lo`` up.
+
+    As root only a network namespace is created; otherwise a user namespace too, mapping the
+    current uid/gid to root inside it. The process must be single-threaded.
+
+    Raises:
+        NamespaceError: the kernel refused (user namespaces disabled, no privilege).
+    """
+    uid, gid = os.geteuid(), os.getegid()
+    flags = CLONE_NEWNET if uid == 0 else CLONE_NEWNET | CLONE_NEWUSER
+    if _libc().unshare(flags) != 0:
+        err = ctypes.get_errno()
+        what = "network" if uid == 0 else "user + network"
+        raise NamespaceError(f"cannot create a {what} namespace: {os.strerror(err)}")
+    if uid != 0:
+        _write("/proc/self/setgroups", "deny")
+        _write("/proc/self/uid_map", f"0 {uid} 1")
+        _write("/proc/self/gid_map", f"0 {gid} 1")
+    ip("link", "set", "lo", "up")
+
+
+def enter_named_netns(name: str) -> None:
+    """Move this process into the namespace ``ip netns add NAME`` created.
+
+    Raises:
+        NamespaceError: no such namespace, or no privilege to enter it.
+    """
+    path = os.path.join(NETNS_RUN_DIR, name)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise NamespaceError(f"network namespace {name!r}: {exc.strerror} ({path})") from exc
+    try:
+        if _libc().setns(fd, CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise NamespaceError(f"cannot enter network namespace {name!r}: {os.strerror(err)}")
+    finally:
+        os.close(fd)
+
+
+def ip(*args: str, check: bool = True) -> str:
+    """Run iproute2's ``ip`` with ``args``; returns its output.
+
+    Raises:
+        NamespaceError: ``ip`` is missing or (with ``check``) failed; the message has its stderr.
+    """
+    binary = shutil.which("ip")
+    if binary is None:
+        raise NamespaceError("iproute2's `ip` command is not installed")
+    done = subprocess.run([binary, *args], capture_output=True, text=True, check=False)
+    if check and done.returncode != 0:
+        raise NamespaceError(f"ip {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def veth_pair(name: str, peer: str, *, up: bool = True) -> tuple[int, int]:
+    """Create a veth pair in the current namespace; returns both interface indexes."""
+    ip("link", "add", name, "type", "veth", "peer", "name", peer)
+    if up:
+        ip("link", "set", name, "up")
+        ip("link", "set", peer, "up")
+    # if_nametoindex asks the current namespace (/sys may show another one).
+    return socket.if_nametoindex(name), socket.if_nametoindex(peer)
+
+
+def run_in_netns(func: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+    """Run ``func(*args, **kwargs)`` in a forked child inside a new network namespace.
+
+    The result (or exception) comes back pickled; the namespace vanishes with the child.
+
+    Raises:
+        NamespaceError: the namespace could not be created.
+        Exception: whatever ``func`` raised, re-raised here with the child's traceback.
+    """
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        os.close(read_fd)
+        code = 0
+        try:
+            unshare_netns()
+            payload: tuple[str, Any] = ("ok", func(*args, **kwargs))
+        except BaseException as exc:  # report everything to the parent, then exit
+            code = 1
+            payload = ("error", (exc, traceback.format_exc()))
+        try:
+            data = pickle.dumps(payload)
+        except Exception as exc:  # an unpicklable result or exception
+            data = pickle.dumps(("error", (RuntimeError(repr(exc)), traceback.format_exc())))
+        with os.fdopen(write_fd, "wb") as pipe:
+            pipe.write(data)
+        os._exit(code)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    if not data:
+        raise NamespaceError("the namespace child died without a result")
+    status, value = pickle.loads(data)
+    if status == "ok":
+        return value  # type: ignore[no-any-return]
+    exc, text = value
+    if isinstance(exc, BaseException):
+        exc.add_note(f"in the namespace child:\n{text}")
+        raise exc
+    raise RuntimeError(text)  # pragma: no cover
+
+
+def netns_available() -> str | None:
+    """``None`` when :func:`run_in_netns` works here, else the reason it does not."""
+    try:
+        run_in_netns(lambda: None)
+    except NamespaceError as exc:
+        return str(exc)
+    return None
