@@ -160,10 +160,10 @@ def run_in_netns(func: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
     status, value = pickle.loads(data)
     if status == "ok":
         return value  # type: ignore[no-any-return]
-    exc, text = value
-    if isinstance(exc, BaseException):
-        exc.add_note(f"in the namespace child:\n{text}")
-        raise exc
+    error, text = value
+    if isinstance(error, BaseException):
+        error.add_note(f"in the namespace child:\n{text}")
+        raise error
     raise RuntimeError(text)  # pragma: no cover
 
 

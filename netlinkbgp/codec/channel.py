@@ -12,7 +12,7 @@ into :class:`Reply` values. It never touches a socket.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from netlinkbgp.codec.constants import NlmFlag
@@ -24,13 +24,10 @@ from netlinkbgp.codec.messages import (
     encode_message,
     with_header,
 )
-from netlinkbgp.errors import NetlinkError
+from netlinkbgp.errors import LocalProtocolError, NetlinkError
 
-__all__ = ["MAX_BATCH_BYTES", "Channel", "Reply"]
+__all__ = ["BatchReply", "Channel", "Reply"]
 
-#: Bytes per ``send`` for batches: the kernel's default netlink send buffer limit leaves room
-#: for 64 KiB datagrams, and replies to one of them fit a default receive buffer.
-MAX_BATCH_BYTES = 64 * 1024
 #: Sequence numbers are u32; 0 is what the kernel uses for unsolicited events, so skip it.
 _SEQ_LIMIT = 0xFFFFFFFF
 
@@ -53,6 +50,28 @@ class Reply:
     interrupted: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class BatchReply:
+    """The outcome of a batch datagram (:meth:`Channel.reserve`).
+
+    Attributes:
+        first: the first sequence number of the batch.
+        count: how many requests it held.
+        errors: the failed ones, by sequence number; every other request succeeded.
+    """
+
+    first: int
+    count: int
+    errors: dict[int, NetlinkError]
+
+
+@dataclass(slots=True)
+class _Batch:
+    first: int
+    last: int
+    errors: dict[int, NetlinkError]
+
+
 @dataclass(slots=True)
 class _Pending:
     seq: int
@@ -73,13 +92,14 @@ class Channel:
         self._next_seq = first_seq or 1
         self._pending: deque[_Pending] = deque()
         self._by_seq: dict[int, _Pending] = {}
+        self._batches: list[_Batch] = []
         #: messages that matched no pending request (late replies of abandoned requests).
         self.stray = 0
 
     @property
     def pending(self) -> int:
         """Requests sent whose outcome is not known yet."""
-        return len(self._pending)
+        return len(self._pending) + sum(b.last - b.first + 1 for b in self._batches)
 
     def _seq(self) -> int:
         seq = self._next_seq
@@ -109,48 +129,52 @@ class Channel:
         self._by_seq[seq] = pending
         return seq, data
 
-    def batch(
-        self, messages: Sequence[Message], max_bytes: int = MAX_BATCH_BYTES
-    ) -> Iterator[tuple[list[int], bytes]]:
-        """Prepare many requests, packed into datagrams of at most ``max_bytes``.
+    def reserve(self, count: int) -> int:
+        """Reserve ``count`` consecutive sequence numbers for a batch datagram.
 
-        Only the last request of each datagram asks for an ACK; errors still come back per
-        request. Yields ``(sequence numbers, datagram)`` lazily, so the caller can send a
-        datagram and read its replies before the next one is built.
+        The caller encodes requests with sequence numbers ``first .. first + count - 1``, only
+        the last one asking for an ACK, sends them as one datagram and calls nothing else:
+        the outcome arrives as one :class:`BatchReply`.
+
+        Returns:
+            The first sequence number.
         """
-        count = len(messages)
-        seqs: list[int] = []
-        parts: list[bytes] = []
-        size = 0
-        for index, msg in enumerate(messages):
-            seq, data = self.request(msg, ack=False)
-            if parts and size + len(data) > max_bytes:
-                self._ask_ack(seqs[-1], parts)
-                yield seqs, b"".join(parts)
-                seqs, parts, size = [], [], 0
-            seqs.append(seq)
-            parts.append(data)
-            size += len(data)
-            if index == count - 1:
-                self._ask_ack(seq, parts)
-                yield seqs, b"".join(parts)
+        if not 0 < count < _SEQ_LIMIT // 2:
+            raise LocalProtocolError(f"cannot reserve {count} sequence numbers")
+        if self._next_seq + count - 1 > _SEQ_LIMIT:
+            self._next_seq = 1  # keep a batch's numbers consecutive across the wrap
+        first = self._next_seq
+        self._next_seq = first + count if first + count <= _SEQ_LIMIT else 1
+        self._batches.append(_Batch(first, first + count - 1, {}))
+        return first
 
-    def _ask_ack(self, seq: int, parts: list[bytes]) -> None:
-        """Turn the NLM_F_ACK bit on in the last prepared request of a datagram."""
-        last = bytearray(parts[-1])
-        flags = int.from_bytes(last[6:8], "little") | NlmFlag.NLM_F_ACK
-        last[6:8] = flags.to_bytes(2, "little")
-        parts[-1] = bytes(last)
-        self._by_seq[seq].acked = True
+    def batch(self, messages: Sequence[Message]) -> tuple[int, bytes]:
+        """Encode ``messages`` as one batch datagram (see :meth:`reserve`).
+
+        Returns:
+            ``(first sequence number, datagram)``.
+        """
+        first = self.reserve(len(messages))
+        last = len(messages) - 1
+        parts = []
+        for index, msg in enumerate(messages):
+            flags = (msg.flags | NlmFlag.NLM_F_REQUEST) & ~NlmFlag.NLM_F_ACK
+            if index == last:
+                flags |= NlmFlag.NLM_F_ACK
+            parts.append(encode_message(with_header(msg, seq=first + index, flags=flags)))
+        return first, b"".join(parts)
 
     def abandon(self) -> list[int]:
         """Forget every pending request (after a socket error); returns their numbers."""
         seqs = [p.seq for p in self._pending]
+        for batch in self._batches:
+            seqs.extend(range(batch.first, batch.last + 1))
         self._pending.clear()
         self._by_seq.clear()
+        self._batches.clear()
         return seqs
 
-    def receive(self, data: bytes) -> list[Reply]:
+    def receive(self, data: bytes) -> list[Reply | BatchReply]:
         """Feed one received datagram.
 
         Returns:
@@ -159,10 +183,12 @@ class Channel:
         Raises:
             DecodeError: the datagram is malformed.
         """
-        done: list[Reply] = []
+        done: list[Reply | BatchReply] = []
         for msg in decode_messages(data):
             pending = self._by_seq.get(msg.seq)
             if pending is None:
+                if isinstance(msg, ErrorMessage) and self._batch_reply(msg, done):
+                    continue
                 self.stray += 1
                 continue
             if isinstance(msg, ErrorMessage):
@@ -184,7 +210,22 @@ class Channel:
                 pending.messages.append(msg)
         return done
 
-    def _settle(self, pending: _Pending, error: NetlinkError | None, out: list[Reply]) -> None:
+    def _batch_reply(self, msg: ErrorMessage, out: list[Reply | BatchReply]) -> bool:
+        """Account an ACK or error to the batch it belongs to; False if none does."""
+        seq = msg.seq
+        for position, batch in enumerate(self._batches):
+            if batch.first <= seq <= batch.last:
+                if msg.error:
+                    batch.errors[seq] = NetlinkError(msg.errno, msg.extack, msg.extack_offset)
+                if seq == batch.last:
+                    del self._batches[position]
+                    out.append(BatchReply(batch.first, batch.last - batch.first + 1, batch.errors))
+                return True
+        return False
+
+    def _settle(
+        self, pending: _Pending, error: NetlinkError | None, out: list[Reply | BatchReply]
+    ) -> None:
         """Complete ``pending``; quiet requests sent before it succeeded."""
         if not pending.acked and error is not None:
             # An error for a quiet request: it alone is settled, the batch goes on.
