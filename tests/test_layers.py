@@ -30,6 +30,8 @@ LEVELS: dict[str, int] = {
     "netlinkbgp.config": 4,
     "netlinkbgp.daemon": 4,
     "netlinkbgp.cli": 4,
+    "netlinkbgp.cli_route": 4,
+    "netlinkbgp.demo": 4,
     "netlinkbgp.testing": 4,
 }
 
