@@ -169,6 +169,7 @@ _ERR_SPEC: Spec = {
 
 _T = TypeVar("_T")
 _tuple_new = tuple.__new__
+_PAD = (b"", b"\0\0\0", b"\0\0", b"\0")
 
 
 def _address(raw: bytes) -> IPv4Address | IPv6Address:
@@ -594,7 +595,10 @@ def encode_message(msg: Message) -> bytes:
             body, mtype = msg.payload, msg.msg_type
         else:
             raise LocalProtocolError(f"cannot encode {type(msg).__name__}")
-        return HDR.pack(16 + len(body), mtype, msg.flags, msg.seq, msg.pid) + body
+        # nlmsg_len counts the payload; the message itself is padded to NLMSG_ALIGNTO (4) so
+        # that messages can be concatenated into one datagram.
+        length = 16 + len(body)
+        return HDR.pack(length, mtype, msg.flags, msg.seq, msg.pid) + body + _PAD[length & 3]
     except struct.error as exc:
         raise LocalProtocolError(f"{type(msg).__name__} has a field out of range: {exc}") from exc
 
@@ -661,11 +665,11 @@ def build_route(
         attrs.append((Rta.RTA_PREFSRC, prefsrc.packed))
     if nexthops:
         attrs.append((Rta.RTA_MULTIPATH, tuple(_nexthop(h, v4, onlink) for h in nexthops)))
-    if scope is None:
+    if scope is None and msg_type == RtmType.RTM_DELROUTE:
+        scope = RtScope.RT_SCOPE_NOWHERE  # a delete matches any scope (as `ip route del` does)
+    elif scope is None:
         link = route_type == Rtn.RTN_UNICAST and gateway is None and not nexthops and oif
         scope = RtScope.RT_SCOPE_LINK if link else RtScope.RT_SCOPE_UNIVERSE
-    if msg_type == RtmType.RTM_DELROUTE and scope == RtScope.RT_SCOPE_UNIVERSE:
-        scope = RtScope.RT_SCOPE_NOWHERE  # a delete matches any scope (as `ip route del` does)
     return RouteMessage(
         msg_type, flags, seq, 0, family, prefix.prefixlen, 0, 0, rtm_table, protocol, scope,
         route_type, RtmFlag.RTNH_F_ONLINK if onlink and not nexthops else 0, tuple(attrs),
