@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"netlinkbgp {__version__}")
     parser.add_argument("--netns", metavar="NAME",
-                        help="act inside the named network namespace (see `ip netns`)")  # fmt: skip
+                        help="act inside the named network namespace (see `ip netns`)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -77,16 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
         "route", help="read and write kernel routes",
         description="Read and write kernel routes through netlinkbgp's own rtnetlink codec.",
         epilog=ROUTE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+    )
     route.add_argument("-b", "--batch", metavar="FILE", help="run add/del/replace lines from FILE")
     route.add_argument("--json", action="store_true", help="machine-readable output")
-    route.add_argument("args", nargs=argparse.REMAINDER, help="add|del|replace|show|flush|monitor ...")
+    route.add_argument("args", nargs=argparse.REMAINDER,
+                       help="add|del|replace|show|flush|monitor ...")
 
     demo = sub.add_parser(
         "demo", help="show what the library does, in private network namespaces",
         description="Run a short demonstration in private network namespaces it creates "
         "(an unprivileged user namespace when not root). Nothing outside is touched.",
-    )  # fmt: skip
+    )
     demo.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
@@ -192,7 +193,7 @@ async def _route_batch(lines: list[tuple[int, list[str]]], as_json: bool, out: T
     problems = sorted(bad + failures)
     if as_json:
         out.write(json.dumps({"requests": len(lines), "ok": len(lines) - len(problems),
-                              "failed": [{"line": n, "error": e} for n, e in problems]}) + "\n")  # fmt: skip
+                              "failed": [{"line": n, "error": e} for n, e in problems]}) + "\n")
     for number, error in problems:
         where = f"line {number}: " if number else ""
         print(f"netlinkbgp: {where}{error}", file=sys.stderr)
@@ -225,16 +226,16 @@ async def _route_show(verb: str, words: list[str], as_json: bool, out: TextIO) -
         if verb == "flush":
             specs = [
                 RouteSpec(r.family, r.dst.network_address.packed, r.dst_len, r.table_id,
-                          r.protocol, r.priority)  # fmt: skip
+                          r.protocol, r.priority)
                 for r in routes
             ]
             results = await nl.routes(RtmType.RTM_DELROUTE, specs)
             # ESRCH: gone meanwhile (another flush, the interface went down): that is done too.
             failed = [(r, e) for r, e in zip(routes, results, strict=True)
-                      if e is not None and e.errno != errno.ESRCH]  # fmt: skip
+                      if e is not None and e.errno != errno.ESRCH]
             if as_json:
                 out.write(json.dumps({"deleted": len(routes) - len(failed),
-                                      "failed": len(failed)}) + "\n")  # fmt: skip
+                                      "failed": len(failed)}) + "\n")
             else:
                 out.write(f"deleted {len(routes) - len(failed)} routes\n")
             for route, error in failed:

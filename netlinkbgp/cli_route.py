@@ -17,7 +17,6 @@ import json
 import socket
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any, TextIO
 
@@ -41,12 +40,12 @@ __all__ = [
 
 #: Table names understood by ``table NAME`` (iproute2's /etc/iproute2/rt_tables defaults).
 TABLE_NAMES = {"main": RtTable.RT_TABLE_MAIN, "local": RtTable.RT_TABLE_LOCAL,
-               "default": RtTable.RT_TABLE_DEFAULT}  # fmt: skip
+               "default": RtTable.RT_TABLE_DEFAULT}
 #: Protocol names understood by ``proto NAME`` (iproute2's rt_protos defaults).
 PROTO_NAMES = {
     "unspec": 0, "redirect": 1, "kernel": 2, "boot": 3, "static": 4, "ra": 9, "dhcp": 16,
     "zebra": 11, "bird": 12, "bgp": 186, "isis": 187, "ospf": 188, "rip": 189, "eigrp": 192,
-}  # fmt: skip
+}
 _PROTO_BY_NUMBER = {v: k for k, v in PROTO_NAMES.items()}
 _TABLE_BY_NUMBER = {int(v): k for k, v in TABLE_NAMES.items()}
 _TYPE_NAMES = {int(t): t.name[4:].lower() for t in Rtn}
@@ -56,7 +55,7 @@ _OPS = {"add", "del", "delete", "replace", "change", "append"}
 
 
 def parse_number(text: str, what: str, names: dict[str, int] | None = None,
-                 limit: int = 0xFFFFFFFF) -> int:  # fmt: skip
+                 limit: int = 0xFFFFFFFF) -> int:
     """A decimal (or named) number, range-checked."""
     if names and text in names:
         return int(names[text])
@@ -244,7 +243,7 @@ def route_json(msg: RouteMessage, names: Names) -> dict[str, Any]:
     if msg.prefsrc is not None:
         out["prefsrc"] = str(msg.prefsrc)
     flags = [f for f, bit in (("onlink", RtmFlag.RTNH_F_ONLINK), ("linkdown",
-             RtmFlag.RTNH_F_LINKDOWN), ("dead", RtmFlag.RTNH_F_DEAD)) if msg.rtm_flags & bit]  # fmt: skip
+             RtmFlag.RTNH_F_LINKDOWN), ("dead", RtmFlag.RTNH_F_DEAD)) if msg.rtm_flags & bit]
     out["flags"] = flags
     if msg.multipath:
         hops = []
@@ -267,7 +266,7 @@ def format_route(msg: RouteMessage, names: Names) -> str:
     words = [info["type"]] if "type" in info else []
     words.append(info["dst"])
     for key, word in (("gateway", "via"), ("dev", "dev"), ("table", "table"),
-                      ("protocol", "proto")):  # fmt: skip
+                      ("protocol", "proto")):
         if key in info:
             words += [word, str(info[key])]
     if info["scope"] != "global":
@@ -328,7 +327,7 @@ async def monitor(count: int, as_json: bool, out: TextIO = sys.stdout) -> int:
         async for batch in events:
             if isinstance(batch, Overrun):
                 out.write(json.dumps({"event": "overrun"}) + "\n" if as_json else
-                          "Overrun: events were lost; run `route show` to resynchronise\n")  # fmt: skip
+                          "Overrun: events were lost; run `route show` to resynchronise\n")
                 continue
             for msg in batch:
                 if isinstance(msg, LinkMessage) and msg.ifname:

@@ -37,7 +37,7 @@ def _steps() -> list[dict[str, Any]]:
     testing.ip("addr", "add", "198.51.100.1/24", "dev", "demo0")
     testing.ip("-6", "addr", "add", "2001:db8:100::1/64", "dev", "demo0", "nodad")
     steps.append({"step": "namespace", "text": "created a private network namespace with a "
-                  "veth pair demo0/demo1, 198.51.100.1/24 and 2001:db8:100::1/64 on demo0"})  # fmt: skip
+                  "veth pair demo0/demo1, 198.51.100.1/24 and 2001:db8:100::1/64 on demo0"})
 
     async def body() -> None:
         async with NetlinkSocket() as nl, EventSocket() as events:
@@ -45,7 +45,7 @@ def _steps() -> list[dict[str, Any]]:
             gw4 = ip_address("198.51.100.2").packed
             gw6 = ip_address("2001:db8:100::2").packed
             specs = [RouteSpec(socket.AF_INET, ((10 << 24) | (i << 8)).to_bytes(4, "big"), 24,
-                               DEMO_TABLE, DEMO_PROTO, 20, gw4) for i in range(DEMO_ROUTES)]  # fmt: skip
+                               DEMO_TABLE, DEMO_PROTO, 20, gw4) for i in range(DEMO_ROUTES)]
             specs += [
                 RouteSpec(socket.AF_INET6, IPv6Network("2001:db8:ff::/48").network_address.packed,
                           48, DEMO_TABLE, DEMO_PROTO, 20, gw6),
@@ -55,10 +55,10 @@ def _steps() -> list[dict[str, Any]]:
                 RouteSpec(socket.AF_INET6, IPv6Network("2001:db8:bad::/48").network_address
                           .packed, 48, DEMO_TABLE, DEMO_PROTO, 20,
                           ip_address("2001:db8:dead::1").packed),
-            ]  # fmt: skip
+            ]
             started = time.perf_counter()
             results = await nl.routes(RtmType.RTM_NEWROUTE, specs,
-                                      NlmFlag.NLM_F_CREATE | NlmFlag.NLM_F_EXCL)  # fmt: skip
+                                      NlmFlag.NLM_F_CREATE | NlmFlag.NLM_F_EXCL)
             took = time.perf_counter() - started
             failed = [(s, e) for s, e in zip(specs, results, strict=True) if e]
             steps.append({
@@ -69,32 +69,32 @@ def _steps() -> list[dict[str, Any]]:
                 "text": f"installed {len(specs) - len(failed)} of {len(specs)} routes in table "
                 f"{DEMO_TABLE} in {took * 1000:.0f} ms, many per datagram; the kernel refused "
                 f"{len(failed)}, each reported with its own errno and extended-ack text",
-            })  # fmt: skip
+            })
             started = time.perf_counter()
             routes = await nl.dump_routes(table=DEMO_TABLE)
             took = time.perf_counter() - started
             steps.append({"step": "dump", "routes": len(routes), "seconds": round(took, 4),
                           "sample": [format_route(r, names) for r in routes[:2] + routes[-1:]],
                           "text": f"dumped and decoded table {DEMO_TABLE}: {len(routes)} routes "
-                          f"in {took * 1000:.0f} ms"})  # fmt: skip
+                          f"in {took * 1000:.0f} ms"})
             main = RouteSpec(socket.AF_INET, bytes((203, 0, 113, 0)), 24, 254, DEMO_PROTO, 20, gw4)
             await nl.routes(RtmType.RTM_NEWROUTE, [main], NlmFlag.NLM_F_CREATE)
             found = await nl.get_route(ip_address("203.0.113.9"))
             steps.append({"step": "lookup", "route": format_route(found, names) if found else None,
                           "text": "added 203.0.113.0/24 to the main table and asked the kernel "
-                          "which route carries 203.0.113.9 (RTM_GETROUTE, fibmatch)"})  # fmt: skip
+                          "which route carries 203.0.113.9 (RTM_GETROUTE, fibmatch)"})
             while events.drain():  # the install's own notifications are not the point here
                 pass
             changed = RouteSpec(socket.AF_INET, bytes((10, 0, 0, 0)), 24, DEMO_TABLE,
-                                DEMO_PROTO, 20, ip_address("198.51.100.3").packed, a)  # fmt: skip
+                                DEMO_PROTO, 20, ip_address("198.51.100.3").packed, a)
             await nl.routes(RtmType.RTM_NEWROUTE, [changed],
-                            NlmFlag.NLM_F_CREATE | NlmFlag.NLM_F_REPLACE)  # fmt: skip
+                            NlmFlag.NLM_F_CREATE | NlmFlag.NLM_F_REPLACE)
             seen = await asyncio.wait_for(events.receive(), 2)
             lines = [repr(seen)] if not isinstance(seen, list) else [
                 ("Deleted " if m.msg_type == RtmType.RTM_DELROUTE else "") + format_route(m, names)
-                for m in seen if isinstance(m, RouteMessage)]  # fmt: skip
+                for m in seen if isinstance(m, RouteMessage)]
             steps.append({"step": "event", "events": lines, "text": "moved 10.0.0.0/24 to "
-                          "another gateway atomically (NLM_F_REPLACE); the event socket saw:"})  # fmt: skip
+                          "another gateway atomically (NLM_F_REPLACE); the event socket saw:"})
             # A delete names what identifies our route (protocol, table, prefix, metric), not
             # its next hop, so it matches whatever gateway the route has by now.
             ours = [s._replace(gateway=None)
@@ -107,7 +107,7 @@ def _steps() -> list[dict[str, Any]]:
                           "left": len(left), "seconds": round(took, 4),
                           "text": f"deleted our {len(ours)} routes (each delete carries protocol "
                           f"{DEMO_PROTO}, so nobody else's route can match) in "
-                          f"{took * 1000:.0f} ms; {len(left)} left in the table"})  # fmt: skip
+                          f"{took * 1000:.0f} ms; {len(left)} left in the table"})
 
     asyncio.run(body())
     return steps
@@ -117,10 +117,10 @@ def _as_message(spec: RouteSpec) -> RouteMessage:
     from netlinkbgp.codec.messages import build_route
 
     prefix = IPv4Network((spec.dst, spec.dst_len)) if spec.family == socket.AF_INET else \
-        IPv6Network((spec.dst, spec.dst_len))  # fmt: skip
+        IPv6Network((spec.dst, spec.dst_len))
     gateway = ip_address(spec.gateway) if spec.gateway else None
     return build_route(RtmType.RTM_NEWROUTE, prefix, gateway=gateway, table=spec.table,
-                       metric=spec.metric, protocol=spec.protocol)  # fmt: skip
+                       metric=spec.metric, protocol=spec.protocol)
 
 
 def run_demo(as_json: bool, out: TextIO) -> int:

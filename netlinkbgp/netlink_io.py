@@ -98,7 +98,7 @@ def _open(rcvbuf: int, groups: Iterable[int] = ()) -> tuple[socket.socket, int]:
         sock = socket.socket(
             socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
             NETLINK_ROUTE,
-        )  # fmt: skip
+        )
     except OSError as exc:
         raise TransportError(f"cannot open an rtnetlink socket: {exc.strerror}") from exc
     try:
@@ -330,7 +330,7 @@ class NetlinkSocket:
         msg = RouteMessage(
             RtmType.RTM_GETROUTE, NlmFlag.NLM_F_REQUEST, 0, 0, family, net.max_prefixlen,
             0, 0, 0, 0, 0, 0, RtmFlag.RTM_F_FIB_MATCH if fibmatch else 0, tuple(attrs),
-        )  # fmt: skip
+        )
         try:
             reply = await self.request(msg)
         except NetlinkError as exc:

@@ -44,7 +44,7 @@ nexthop = st.builds(RtNextHop, u8, u8, s32, st.lists(nexthop_attr, max_size=2).m
 route_attr = st.one_of(
     *(_pair(t, addr) for t in (Rta.RTA_DST, Rta.RTA_SRC, Rta.RTA_GATEWAY, Rta.RTA_PREFSRC)),
     *(_pair(t, u32) for t in (Rta.RTA_IIF, Rta.RTA_OIF, Rta.RTA_PRIORITY, Rta.RTA_TABLE,
-                              Rta.RTA_MARK, Rta.RTA_FLOW, Rta.RTA_UID, Rta.RTA_NH_ID)),  # fmt: skip
+                              Rta.RTA_MARK, Rta.RTA_FLOW, Rta.RTA_UID, Rta.RTA_NH_ID)),
     _pair(Rta.RTA_PREF, u8),
     _pair(Rta.RTA_ENCAP_TYPE, u16),
     _pair(Rta.RTA_EXPIRES, st.binary(max_size=8)),
@@ -53,14 +53,14 @@ route_attr = st.one_of(
     _pair(Rta.RTA_MULTIPATH, st.lists(nexthop, max_size=3).map(tuple)),
     _pair(Rta.RTA_METRICS, st.lists(st.one_of(
         _pair(Rtax.RTAX_MTU, u32), _pair(Rtax.RTAX_HOPLIMIT, u32),
-        _pair(Rtax.RTAX_CC_ALGO, text)), max_size=3).map(tuple)),  # fmt: skip
+        _pair(Rtax.RTAX_CC_ALGO, text)), max_size=3).map(tuple)),
     unknown,
 )
 link_info = st.lists(st.one_of(
     _pair(IflaInfo.IFLA_INFO_KIND, st.sampled_from(["veth", "vrf", "bridge"])),
     _pair(IflaInfo.IFLA_INFO_DATA, st.lists(unknown.map(lambda a: (a[0] & 0x3FFF, a[1])),
                                             max_size=2).map(tuple)),
-), max_size=2).map(tuple)  # fmt: skip
+), max_size=2).map(tuple)
 link_attr = st.one_of(
     _pair(Ifla.IFLA_IFNAME, text),
     _pair(Ifla.IFLA_ADDRESS, st.binary(max_size=8)),
@@ -112,7 +112,7 @@ ack_message = st.builds(
 )
 done_message = st.builds(DoneMessage, u16, u32, u32, s32 | st.none())
 raw_message = st.builds(RawMessage, st.sampled_from([1, 4, 28, 40]), *header,
-                        st.binary(max_size=40))  # fmt: skip
+                        st.binary(max_size=40))
 
 message: st.SearchStrategy[Message] = st.one_of(
     route_message, link_message, address_message, error_message, ack_message, done_message,
@@ -131,4 +131,4 @@ route_spec = st.builds(
     st.integers(1, 0xFFFFFFFF), u8, u32 | st.none(),
     st.binary(min_size=16, max_size=16) | st.none(), st.integers(0, 2**31 - 1), st.booleans(),
     st.sampled_from([1, 6, 7]),
-)  # fmt: skip
+)

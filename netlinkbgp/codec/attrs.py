@@ -297,7 +297,7 @@ def _encode_value(atype: int, value: AttrValue, kind: Kind, sub: Spec | None) ->
             return _RTA_CACHEINFO.pack(
                 value.clntref, value.lastuse, value.expires, value.error,
                 value.used, value.id, value.ts, value.tsage,
-            )  # fmt: skip
+            )
         if kind is Kind.IFA_CACHEINFO and isinstance(value, AddrCacheInfo):
             return _IFA_CACHEINFO.pack(value.prefered, value.valid, value.cstamp, value.tstamp)
     except (struct.error, TypeError, ValueError) as exc:

@@ -127,7 +127,7 @@ _U32_LINK_ATTRS = (
     Ifla.IFLA_MAX_MTU, Ifla.IFLA_GRO_MAX_SIZE, Ifla.IFLA_TSO_MAX_SIZE, Ifla.IFLA_TSO_MAX_SEGS,
     Ifla.IFLA_ALLMULTI, Ifla.IFLA_EXT_MASK, Ifla.IFLA_GSO_IPV4_MAX_SIZE,
     Ifla.IFLA_GRO_IPV4_MAX_SIZE,
-)  # fmt: skip
+)
 #: How link attributes are interpreted; anything else decodes to Unknown.
 LINK_SPEC: Spec = {int(t): (Kind.U32, None) for t in _U32_LINK_ATTRS} | {
     Ifla.IFLA_ADDRESS: (Kind.BYTES, None),
@@ -476,7 +476,7 @@ def decode_messages(data: bytes) -> list[Message]:
             append(_tuple_new(RouteMessage, (
                 mtype, flags, seq, pid, fam, dlen, slen, tos, table, proto, scope, rtype,
                 rflags, attrs,
-            )))  # fmt: skip
+            )))
         elif mtype in _LINK_TYPES:
             if length < 32:
                 raise DecodeError("link message shorter than ifinfomsg", offset)
@@ -572,7 +572,7 @@ def encode_message(msg: Message) -> bytes:
             body = RTMSG.pack(
                 msg.family, msg.dst_len, msg.src_len, msg.tos, msg.table, msg.protocol,
                 msg.scope, msg.type, msg.rtm_flags,
-            ) + encode_attrs(msg.attrs, ROUTE_SPEC)  # fmt: skip
+            ) + encode_attrs(msg.attrs, ROUTE_SPEC)
             mtype = msg.msg_type
         elif isinstance(msg, LinkMessage):
             body = IFINFOMSG.pack(
@@ -673,7 +673,7 @@ def build_route(
     return RouteMessage(
         msg_type, flags, seq, 0, family, prefix.prefixlen, 0, 0, rtm_table, protocol, scope,
         route_type, RtmFlag.RTNH_F_ONLINK if onlink and not nexthops else 0, tuple(attrs),
-    )  # fmt: skip
+    )
 
 
 def _gateway_attr(gateway: IPv4Address | IPv6Address, v4: bool) -> Attr:

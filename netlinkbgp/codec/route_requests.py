@@ -64,7 +64,7 @@ class RouteSpec(NamedTuple):
         family = socket.AF_INET if prefix.version == 4 else socket.AF_INET6
         packed = gateway.packed if gateway is not None else None
         return cls(family, prefix.network_address.packed, prefix.prefixlen,
-                   gateway=packed, **fields)  # type: ignore[arg-type]  # fmt: skip
+                   gateway=packed, **fields)  # type: ignore[arg-type]
 
 
 def _shape(v6: bool, table: bool, gateway: bool, oif: bool, metric: bool) -> struct.Struct:
@@ -149,7 +149,7 @@ def encode_route_requests(
             shape.size, msg_type, acked if index == last else quiet, seq, 0, family, dst_len,
             0, 0, _COMPAT if table > 255 else table, protocol, scope, rtype,
             _ONLINK if onlink else 0,
-        ]  # fmt: skip
+        ]
         if table > 255:
             args += (8, _RTA_TABLE, table)
         args += (4 + size, _RTA_DST, dst)
@@ -177,5 +177,5 @@ def _general(spec: RouteSpec, msg_type: int, flags: int, seq: int) -> bytes:
     msg = build_route(
         msg_type, prefix, gateway=gateway, oif=spec.oif, table=spec.table, metric=spec.metric,
         protocol=spec.protocol, route_type=spec.type, onlink=spec.onlink, flags=flags,
-    )  # fmt: skip
+    )
     return encode_message(with_header(msg, seq=seq))
