@@ -236,8 +236,11 @@ def route_json(msg: RouteMessage, names: Names) -> dict[str, Any]:
     table = msg.table_id
     if table != RtTable.RT_TABLE_MAIN:
         out["table"] = _TABLE_BY_NUMBER.get(table, str(table))
-    out["protocol"] = _PROTO_BY_NUMBER.get(msg.protocol, str(msg.protocol))
-    out["scope"] = _SCOPE_NAMES.get(msg.scope, str(msg.scope))
+    # Like `ip`, leave out the defaults: protocol boot and scope global.
+    if msg.protocol != Rtprot.RTPROT_BOOT:
+        out["protocol"] = _PROTO_BY_NUMBER.get(msg.protocol, str(msg.protocol))
+    if msg.scope != 0:
+        out["scope"] = _SCOPE_NAMES.get(msg.scope, str(msg.scope))
     if msg.priority is not None:
         out["metric"] = msg.priority
     if msg.prefsrc is not None:
@@ -269,7 +272,7 @@ def format_route(msg: RouteMessage, names: Names) -> str:
                       ("protocol", "proto")):
         if key in info:
             words += [word, str(info[key])]
-    if info["scope"] != "global":
+    if "scope" in info:
         words += ["scope", info["scope"]]
     if "prefsrc" in info:
         words += ["src", info["prefsrc"]]

@@ -31,6 +31,7 @@ __all__ = [
     "enter_named_netns",
     "ip",
     "netns_available",
+    "run_forked",
     "run_in_netns",
     "unshare_netns",
     "veth_pair",
@@ -133,13 +134,24 @@ def run_in_netns(func: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         NamespaceError: the namespace could not be created.
         Exception: whatever ``func`` raised, re-raised here with the child's traceback.
     """
+    return _forked(True, func, args, kwargs)
+
+
+def run_forked(func: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+    """Like :func:`run_in_netns`, in a forked child that stays in this namespace (for a child
+    that changes its own credentials before creating namespaces)."""
+    return _forked(False, func, args, kwargs)
+
+
+def _forked(netns: bool, func: Callable[..., _T], args: Any, kwargs: Any) -> _T:
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         os.close(read_fd)
         code = 0
         try:
-            unshare_netns()
+            if netns:
+                unshare_netns()
             payload: tuple[str, Any] = ("ok", func(*args, **kwargs))
         except BaseException as exc:  # report everything to the parent, then exit
             code = 1

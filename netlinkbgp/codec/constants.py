@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import enum
 
+#: Address families (``linux/socket.h``), so the codec needs no socket module.
+AF_UNSPEC = 0
+AF_INET = 2
+AF_INET6 = 10
+
 #: Netlink protocol number of rtnetlink (``netlink.h``).
 NETLINK_ROUTE = 0
 #: ``SOL_NETLINK`` socket option level (``linux/socket.h``).

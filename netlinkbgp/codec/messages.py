@@ -14,7 +14,6 @@ measured in ``benchmarks/bench_netlink.py``). They are just as immutable and typ
 from __future__ import annotations
 
 import dataclasses
-import socket
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,6 +33,9 @@ from netlinkbgp.codec.attrs import (
     find,
 )
 from netlinkbgp.codec.constants import (
+    AF_INET,
+    AF_INET6,
+    AF_UNSPEC,
     Ifa,
     Ifla,
     IflaInfo,
@@ -187,7 +189,7 @@ class RouteMessage(NamedTuple):
     flags: int = 0
     seq: int = 0
     pid: int = 0
-    family: int = socket.AF_INET
+    family: int = AF_INET
     dst_len: int = 0
     src_len: int = 0
     tos: int = 0
@@ -213,7 +215,7 @@ class RouteMessage(NamedTuple):
         """The destination prefix (the default route when RTA_DST is absent)."""
         raw = find(self.attrs, Rta.RTA_DST)
         if not isinstance(raw, bytes):
-            raw = bytes(4 if self.family == socket.AF_INET else 16)
+            raw = bytes(4 if self.family == AF_INET else 16)
         return ip_network((raw, self.dst_len))
 
     @property
@@ -262,7 +264,7 @@ class LinkMessage(NamedTuple):
     flags: int = 0
     seq: int = 0
     pid: int = 0
-    family: int = socket.AF_UNSPEC
+    family: int = AF_UNSPEC
     ifi_type: int = 0
     ifindex: int = 0
     ifi_flags: int = 0
@@ -324,7 +326,7 @@ class AddressMessage(NamedTuple):
     flags: int = 0
     seq: int = 0
     pid: int = 0
-    family: int = socket.AF_INET
+    family: int = AF_INET
     prefixlen: int = 0
     ifa_flags: int = 0
     scope: int = RtScope.RT_SCOPE_UNIVERSE
@@ -648,7 +650,7 @@ def build_route(
         LocalProtocolError: a value does not fit (weight outside 1..256, mixed families...).
     """
     v4 = prefix.version == 4
-    family = socket.AF_INET if v4 else socket.AF_INET6
+    family = AF_INET if v4 else AF_INET6
     attrs: list[Attr] = []
     rtm_table = int(RtTable.RT_TABLE_COMPAT) if table > 255 else table
     if table > 255:
@@ -679,7 +681,7 @@ def build_route(
 def _gateway_attr(gateway: IPv4Address | IPv6Address, v4: bool) -> Attr:
     if (gateway.version == 4) == v4:
         return (Rta.RTA_GATEWAY, gateway.packed)
-    family = socket.AF_INET if gateway.version == 4 else socket.AF_INET6
+    family = AF_INET if gateway.version == 4 else AF_INET6
     return (Rta.RTA_VIA, RtVia(family, gateway.packed))
 
 
@@ -691,7 +693,7 @@ def _nexthop(hop: NextHopSpec, v4: bool, onlink: bool) -> RtNextHop:
     return RtNextHop(RtmFlag.RTNH_F_ONLINK if onlink else 0, weight - 1, ifindex, attrs)
 
 
-def dump_request(msg_type: int, family: int = socket.AF_UNSPEC, table: int = 0) -> Message:
+def dump_request(msg_type: int, family: int = AF_UNSPEC, table: int = 0) -> Message:
     """A dump request (RTM_GETROUTE / RTM_GETLINK / RTM_GETADDR with NLM_F_DUMP).
 
     With NETLINK_GET_STRICT_CHK on, ``table`` (routes only) makes the kernel filter by table.

@@ -12,13 +12,22 @@ goes through the general path, so every route can still be expressed.
 
 from __future__ import annotations
 
-import socket
 import struct
 from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import NamedTuple
 
-from netlinkbgp.codec.constants import NlmFlag, Rta, RtmFlag, RtmType, Rtn, Rtprot, RtScope
+from netlinkbgp.codec.constants import (
+    AF_INET,
+    AF_INET6,
+    NlmFlag,
+    Rta,
+    RtmFlag,
+    RtmType,
+    Rtn,
+    Rtprot,
+    RtScope,
+)
 from netlinkbgp.codec.messages import build_route, encode_message, with_header
 from netlinkbgp.errors import LocalProtocolError
 
@@ -29,7 +38,7 @@ class RouteSpec(NamedTuple):
     """One kernel route in wire terms, as batches carry it.
 
     Attributes:
-        family: ``socket.AF_INET`` or ``socket.AF_INET6``.
+        family: ``AF_INET`` (2) or ``AF_INET6`` (10).
         dst: packed network address (4 or 16 bytes).
         dst_len: prefix length.
         table: routing table id (1..2^32-1).
@@ -61,7 +70,7 @@ class RouteSpec(NamedTuple):
         **fields: int | bool | None,
     ) -> RouteSpec:
         """Build a spec from ``ipaddress`` values (``table=``, ``metric=``... as keywords)."""
-        family = socket.AF_INET if prefix.version == 4 else socket.AF_INET6
+        family = AF_INET if prefix.version == 4 else AF_INET6
         packed = gateway.packed if gateway is not None else None
         return cls(family, prefix.network_address.packed, prefix.prefixlen,
                    gateway=packed, **fields)  # type: ignore[arg-type]
@@ -94,7 +103,7 @@ _RTA_OIF = int(Rta.RTA_OIF)
 _RTA_PRIORITY = int(Rta.RTA_PRIORITY)
 _ONLINK = int(RtmFlag.RTNH_F_ONLINK)
 _COMPAT = 252
-_AF_INET6 = int(socket.AF_INET6)
+_AF_INET6 = int(AF_INET6)
 _UNICAST = int(Rtn.RTN_UNICAST)
 _LINK = int(RtScope.RT_SCOPE_LINK)
 _UNIVERSE = int(RtScope.RT_SCOPE_UNIVERSE)
