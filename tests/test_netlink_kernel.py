@@ -20,7 +20,7 @@ import pytest
 
 from netlinkbgp import testing
 from netlinkbgp.cli_route import Names, route_json
-from netlinkbgp.codec.constants import NlmFlag, Rtnlgrp, RtmType
+from netlinkbgp.codec.constants import NlmFlag, RtmType, Rtnlgrp
 from netlinkbgp.codec.messages import RouteMessage, build_route
 from netlinkbgp.codec.route_requests import RouteSpec
 from netlinkbgp.netlink_io import EventSocket, NetlinkSocket, Overrun
@@ -29,7 +29,9 @@ pytestmark = pytest.mark.usefixtures("netns")
 
 CREATE = NlmFlag.NLM_F_CREATE | NlmFlag.NLM_F_EXCL
 REPLACE = NlmFlag.NLM_F_CREATE | NlmFlag.NLM_F_REPLACE
+ADD = NlmFlag.NLM_F_REQUEST | CREATE
 PROTO = 186
+PAIRS = (("192.0.2.0/24", "10.0.0.2"), ("2001:db8:77::/48", "2001:db8::2"))
 
 
 def _setup() -> tuple[int, int]:
@@ -52,16 +54,16 @@ def _key(info: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _tables_body() -> dict[str, Any]:
-    a, b = _setup()
+    _, b = _setup()
     out: dict[str, Any] = {}
 
     async def main() -> None:
         async with NetlinkSocket() as nl:
             for table in (254, 100, 1000, 70000):
-                for prefix, gw in (("192.0.2.0/24", "10.0.0.2"), ("2001:db8:77::/48", "2001:db8::2")):
+                for prefix, gw in PAIRS:
                     await nl.request(build_route(
                         RtmType.RTM_NEWROUTE, ip_network(prefix), gateway=ip_address(gw),
-                        table=table, metric=30, protocol=PROTO, flags=NlmFlag.NLM_F_REQUEST | CREATE))
+                        table=table, metric=30, protocol=PROTO, flags=ADD))
             routes = [r for r in await nl.dump_routes() if r.protocol == PROTO]
             out["added"] = sorted((r.table_id, str(r.dst), str(r.gateway), r.priority)
                                   for r in routes)
@@ -69,7 +71,8 @@ def _tables_body() -> dict[str, Any]:
             # Replace: same prefix/table/metric, new gateway and an oif.
             await nl.request(build_route(
                 RtmType.RTM_NEWROUTE, ip_network("192.0.2.0/24"), gateway=ip_address("10.0.1.2"),
-                oif=b, table=70000, metric=30, protocol=PROTO, flags=NlmFlag.NLM_F_REQUEST | REPLACE))
+                oif=b, table=70000, metric=30, protocol=PROTO,
+                flags=NlmFlag.NLM_F_REQUEST | REPLACE))
             got = [r for r in await nl.dump_routes(socket.AF_INET, 70000) if r.protocol == PROTO]
             out["replaced"] = [(str(r.gateway), r.oif) for r in got]
             for table in (254, 100, 1000, 70000):
@@ -85,8 +88,7 @@ def _tables_body() -> dict[str, Any]:
 
 def test_add_replace_delete_in_main_and_numbered_tables() -> None:
     out = testing.run_in_netns(_tables_body)
-    expected = sorted((t, p, g, 30) for t in (254, 100, 1000, 70000) for p, g in
-                      (("192.0.2.0/24", "10.0.0.2"), ("2001:db8:77::/48", "2001:db8::2")))
+    expected = sorted((t, p, g, 30) for t in (254, 100, 1000, 70000) for p, g in PAIRS)
     assert out["added"] == expected
     assert out["table_filter"] == ["192.0.2.0/24", "2001:db8:77::/48"]
     assert out["replaced"] == [("10.0.1.2", out["b"])]
@@ -101,11 +103,11 @@ def _multipath_body() -> dict[str, Any]:
             await nl.request(build_route(
                 RtmType.RTM_NEWROUTE, ip_network("198.51.100.0/24"), metric=5, protocol=PROTO,
                 nexthops=[(ip_address("10.0.0.2"), a, 1), (ip_address("10.0.1.2"), b, 3)],
-                flags=NlmFlag.NLM_F_REQUEST | CREATE))
+                flags=ADD))
             await nl.request(build_route(
                 RtmType.RTM_NEWROUTE, ip_network("2001:db8:99::/48"), metric=5, protocol=PROTO,
                 nexthops=[(ip_address("2001:db8::2"), a, 1), (ip_address("2001:db8:1::2"), b, 1)],
-                flags=NlmFlag.NLM_F_REQUEST | CREATE))
+                flags=ADD))
             # On-link: the gateway is in no connected prefix.
             await nl.routes(RtmType.RTM_NEWROUTE, [RouteSpec.of(
                 ip_network("203.0.113.0/24"), ip_address("172.16.9.9"), oif=a, onlink=True,
@@ -191,7 +193,7 @@ def test_delete_with_our_protocol_never_removes_another_protocols_route() -> Non
 
 
 def _dump_vs_ip_body() -> dict[str, Any]:
-    a, b = _setup()
+    _setup()
     testing.ip("route", "add", "192.0.2.0/24", "via", "10.0.0.2", "metric", "10")
     testing.ip("route", "add", "198.51.100.0/24", "dev", "t1", "table", "300", "proto", "bgp")
     testing.ip("route", "add", "blackhole", "203.0.113.0/24", "table", "2000")
