@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=ROUTE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     route.add_argument("-b", "--batch", metavar="FILE", help="run add/del/replace lines from FILE")
-    route.add_argument("--json", action="store_true", help="machine-readable output")
+    route.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                       help="machine-readable output")
     route.add_argument("args", nargs=argparse.REMAINDER,
                        help="add|del|replace|show|flush|monitor ...")
 
@@ -88,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a short demonstration in private network namespaces it creates "
         "(an unprivileged user namespace when not root). Nothing outside is touched.",
     )
-    demo.add_argument("--json", action="store_true", help="machine-readable output")
+    demo.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                      help="machine-readable output")
     return parser
 
 

@@ -1,0 +1,197 @@
+"""``netlinkbgp route ...`` and ``netlinkbgp demo``, run in private network namespaces."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netlinkbgp import testing
+from netlinkbgp.cli import build_parser, main
+
+pytestmark = pytest.mark.usefixtures("netns")
+
+
+def _run(*commands: list[str], stdin: str = "") -> list[tuple[int, str, str]]:
+    """Run CLI invocations in one namespace with t0 (10.0.0.1/24) set up."""
+    testing.veth_pair("t0", "t1")
+    testing.ip("addr", "add", "10.0.0.1/24", "dev", "t0")
+    testing.ip("-6", "addr", "add", "2001:db8::1/64", "dev", "t0", "nodad")
+    results = []
+    for argv in commands:
+        out, err = io.StringIO(), io.StringIO()
+        sys.stdin = io.StringIO(stdin)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(argv)
+        results.append((code, out.getvalue(), err.getvalue()))
+    return results
+
+
+def test_add_show_replace_delete() -> None:
+    results = testing.run_in_netns(
+        _run,
+        ["route", "add", "192.0.2.0/24", "via", "10.0.0.2", "table", "100", "metric", "20",
+         "proto", "bgp"],
+        ["route", "add", "2001:db8:9::/48", "via", "2001:db8::2", "dev", "t0", "table", "70000"],
+        ["route", "show", "table", "100"],
+        ["--json", "route", "show", "table", "all", "proto", "bgp"],
+        ["route", "replace", "192.0.2.0/24", "via", "10.0.0.3", "table", "100", "metric", "20",
+         "proto", "bgp"],
+        ["route", "show", "table", "100", "--json"],
+        ["route", "del", "192.0.2.0/24", "table", "100", "metric", "20", "proto", "bgp"],
+        ["route", "show", "table", "100"],
+        ["route", "show", "2001:db8:9::/48", "table", "70000"],
+    )
+    codes = [r[0] for r in results]
+    assert codes == [0] * 9, results
+    assert results[2][1] == "192.0.2.0/24 via 10.0.0.2 dev t0 table 100 proto bgp metric 20\n"
+    shown = json.loads(results[3][1])
+    assert [(r["dst"], r["table"], r["protocol"]) for r in shown] == [
+        ("192.0.2.0/24", "100", "bgp")
+    ]
+    assert json.loads(results[5][1])[0]["gateway"] == "10.0.0.3"
+    assert results[7][1] == ""
+    assert results[8][1].startswith("2001:db8:9::/48 via 2001:db8::2 dev t0 table 70000")
+
+
+def test_errors_have_readable_text_and_exit_codes() -> None:
+    results = testing.run_in_netns(
+        _run,
+        ["route", "add", "192.0.2.0/24", "via", "10.99.0.1"],  # unreachable gateway
+        ["route", "add", "192.0.2.0/24", "via", "bogus"],
+        ["route", "add", "192.0.2.1/24"],  # host bits
+        ["route", "add", "192.0.2.0/24", "dev", "nope0"],
+        ["route", "del", "198.51.100.0/24", "proto", "bgp"],
+        ["route", "flush", "table", "100"],  # without proto: refused
+        ["route", "frobnicate"],
+    )
+    codes = [r[0] for r in results]
+    assert codes == [1, 2, 2, 2, 1, 2, 2]
+    assert "Nexthop has invalid gateway" in results[0][2]
+    assert "'bogus' is not an IP address" in results[1][2]
+    assert "host bits" in results[2][2]
+    assert "no network device named 'nope0'" in results[3][2]
+    assert "ESRCH" in results[4][2]
+    assert "proto" in results[5][2]
+
+
+def test_batch_file_reports_each_bad_line(tmp_path: Path) -> None:
+    lines = ["# routes for the test", ""]
+    lines += [f"route add 20.0.{i}.0/24 via 10.0.0.2 table 300 proto 186" for i in range(200)]
+    lines[50] = "add 20.9.9.0/24 via 10.77.0.1 table 300 proto 186"  # kernel refuses
+    lines[60] = "add 20.9.9.300/24 table 300"  # we refuse
+    lines += ["del 20.0.7.0/24 table 300 proto 186",
+              "replace 20.0.8.0/24 via 10.0.0.3 table 300 proto 186"]
+    batch = tmp_path / "routes.txt"
+    batch.write_text("\n".join(lines) + "\n")
+    results = testing.run_in_netns(
+        _run, ["route", "-b", str(batch), "--json"], ["--json", "route", "show", "table", "300"],
+        ["route", "flush", "table", "300", "proto", "186"], ["route", "show", "table", "300"],
+    )
+    code, out, err = results[0]
+    assert code == 1
+    report = json.loads(out)
+    assert [f["line"] for f in report["failed"]] == [51, 61]
+    assert "line 51:" in err and "line 61:" in err
+    shown = {r["dst"]: r for r in json.loads(results[1][1])}
+    assert len(shown) == 198 - 1  # 200 adds, 2 bad, one deleted
+    assert "20.0.7.0/24" not in shown
+    assert shown["20.0.8.0/24"]["gateway"] == "10.0.0.3"
+    assert results[2][1] == "deleted 197 routes\n"
+    assert results[3][1] == ""
+
+
+def test_batch_from_stdin() -> None:
+    results = testing.run_in_netns(
+        _run, ["route", "-b", "-"], ["route", "show"],
+        stdin="add 192.0.2.0/24 via 10.0.0.2\nadd 198.51.100.0/24 dev t0\n",
+    )
+    assert results[0][0] == 0
+    assert "192.0.2.0/24 via 10.0.0.2 dev t0" in results[1][1]
+    assert "198.51.100.0/24 dev t0 scope link" in results[1][1]
+
+
+def _monitor() -> list[str]:
+    testing.veth_pair("t0", "t1")
+    testing.ip("addr", "add", "10.0.0.1/24", "dev", "t0")
+    read_fd, write_fd = os.pipe()
+    child = os.fork()
+    if child == 0:  # the monitor, printing JSON lines into the pipe
+        os.close(read_fd)
+        with os.fdopen(write_fd, "w") as pipe, contextlib.redirect_stdout(pipe):
+            os._exit(main(["route", "monitor", "count", "2", "--json"]))
+    os.close(write_fd)
+    lines: list[str] = []
+    with os.fdopen(read_fd) as pipe:
+        # Poll until the monitor is listening: add and delete until it reports both.
+        for attempt in range(200):
+            testing.ip("route", "add", f"192.0.2.{attempt}", "via", "10.0.0.2")
+            testing.ip("route", "del", f"192.0.2.{attempt}", "via", "10.0.0.2")
+            import select
+
+            if select.select([pipe], [], [], 0.05)[0]:
+                break
+        lines = pipe.read().splitlines()
+    os.waitpid(child, 0)
+    return lines
+
+
+def test_monitor_prints_changes() -> None:
+    lines = [json.loads(line) for line in testing.run_in_netns(_monitor)]
+    assert len(lines) == 2
+    events = {line["event"] for line in lines}
+    assert events <= {"add", "delete"} and all(line["dst"].startswith("192.0.2.") for line in lines)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="named namespaces (ip netns add) need root")
+def test_named_netns_option() -> None:
+    name = f"nlbgp-test-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        cmd = [sys.executable, "-m", "netlinkbgp", "--netns", name, "route"]
+        add = subprocess.run([*cmd, "add", "198.18.7.0/24", "dev", "lo"], capture_output=True)
+        assert add.returncode == 0, add.stderr
+        shown = subprocess.run(["ip", "-n", name, "-j", "route", "show"], capture_output=True,
+                               text=True, check=True)
+        assert any(r["dst"] == "198.18.7.0/24" for r in json.loads(shown.stdout))
+        here = subprocess.run(["ip", "-j", "route", "show", "198.18.7.0/24"], capture_output=True,
+                              text=True, check=True)
+        assert json.loads(here.stdout or "[]") == []  # not in this namespace
+        missing = subprocess.run([sys.executable, "-m", "netlinkbgp", "--netns", "no-such-ns",
+                                  "route", "show"], capture_output=True, text=True)
+        assert missing.returncode == 3 and "no-such-ns" in missing.stderr
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def test_demo_runs_and_says_what_happened() -> None:
+    out = subprocess.run([sys.executable, "-m", "netlinkbgp", "demo", "--json"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    steps: dict[str, Any] = {}
+    for line in out.stdout.splitlines():
+        step = json.loads(line)
+        steps[step["step"]] = step
+    install = steps["batch-install"]
+    assert len(install["failed"]) == 2 and install["routes"] - 2 == steps["dump"]["routes"]
+    assert "203.0.113.0/24" in steps["lookup"]["route"]
+    assert steps["event"]["events"] and "198.51.100.3" in steps["event"]["events"][0]
+    assert steps["delete"]["left"] == 0
+
+
+def test_help_lists_the_route_syntax() -> None:
+    text = build_parser().format_help()
+    assert "route" in text and "demo" in text
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        main(["route", "--help"])
+    assert "add|del|replace PREFIX [via ADDR] [dev IFNAME] [onlink]" in out.getvalue()
