@@ -216,3 +216,28 @@ def test_with_header_keeps_everything_else() -> None:
     assert (again.seq, again.flags) == (5, 1) and again.attrs == msg.attrs
     done = with_header(DoneMessage(), seq=3)
     assert isinstance(done, DoneMessage) and done.seq == 3
+
+
+def test_learned_route_shapes_decode_like_the_walk() -> None:
+    """Messages that share a block length and first header but differ later are not mistaken
+    for the learned shape; every message decodes as the generic walk does."""
+    from netlinkbgp.codec.attrs import decode_attrs
+    from netlinkbgp.codec.route_attrs import RouteShapes
+    from netlinkbgp.codec.specs import ROUTE_SPEC
+
+    base = build_route(RtmType.RTM_NEWROUTE, ip_network("10.0.0.0/24"), oif=2, metric=5,
+                       table=1000)
+    twin = base._replace(attrs=tuple((Rta.RTA_MARK, v) if t == Rta.RTA_PRIORITY else (t, v)
+                                     for t, v in base.attrs))
+    v6 = build_route(RtmType.RTM_NEWROUTE, ip_network("2001:db8::/64"),
+                     gateway=ip_address("fe80::1"), oif=3, metric=1024)
+    v6 = v6._replace(attrs=(*v6.attrs, (Rta.RTA_CACHEINFO, s.RouteCacheInfo(1, 2, -3)),
+                            (Rta.RTA_PREF, 0)))
+    msgs = [base, twin, base, v6, twin, v6, base]
+    data = b"".join(encode_message(m) for m in msgs)
+    shapes = RouteShapes()
+    assert decode_messages(data, shapes) == msgs
+    assert decode_messages(data, shapes) == msgs  # again, with every shape learned
+    for msg in msgs:
+        encoded = encode_message(msg)
+        assert decode_attrs(encoded, 28, len(encoded), ROUTE_SPEC) == msg.attrs

@@ -16,7 +16,7 @@ import enum
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Union
+from typing import NamedTuple, Union
 
 from netlinkbgp.codec.constants import NLA_TYPE_MASK
 from netlinkbgp.errors import DecodeError, LocalProtocolError
@@ -51,6 +51,7 @@ _RTA_CACHEINFO = struct.Struct("=IIiIIIII")
 _IFA_CACHEINFO = struct.Struct("=IIII")
 
 _PAD = (b"", b"\0\0\0", b"\0\0", b"\0")
+_tuple_new = tuple.__new__
 
 
 class Kind(enum.Enum):
@@ -103,9 +104,12 @@ class RtVia:
     address: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class RouteCacheInfo:
-    """``struct rta_cacheinfo`` (RTA_CACHEINFO); ``expires`` is in clock ticks."""
+class RouteCacheInfo(NamedTuple):
+    """``struct rta_cacheinfo`` (RTA_CACHEINFO); ``expires`` is in clock ticks.
+
+    A NamedTuple rather than a dataclass: every IPv6 route of a dump carries one, and building
+    a tuple in one step keeps the dump rate (see messages.py).
+    """
 
     clntref: int = 0
     lastuse: int = 0
@@ -117,8 +121,7 @@ class RouteCacheInfo:
     tsage: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class AddrCacheInfo:
+class AddrCacheInfo(NamedTuple):
     """``struct ifa_cacheinfo`` (IFA_CACHEINFO): lifetimes in seconds, stamps in 1/100 s."""
 
     prefered: int = 0
@@ -220,11 +223,11 @@ def _decode_value(data: bytes, p: int, q: int, kind: Kind, sub: Spec | None, at:
     if kind is Kind.RTA_CACHEINFO:
         if size != _RTA_CACHEINFO.size:
             raise DecodeError(f"RTA_CACHEINFO has {size} bytes", at)
-        return RouteCacheInfo(*_RTA_CACHEINFO.unpack_from(data, p))
+        return _tuple_new(RouteCacheInfo, _RTA_CACHEINFO.unpack_from(data, p))
     if kind is Kind.IFA_CACHEINFO:
         if size != _IFA_CACHEINFO.size:
             raise DecodeError(f"IFA_CACHEINFO has {size} bytes", at)
-        return AddrCacheInfo(*_IFA_CACHEINFO.unpack_from(data, p))
+        return _tuple_new(AddrCacheInfo, _IFA_CACHEINFO.unpack_from(data, p))
     # U32 and ADDR are handled inline by decode_attrs.
     raise AssertionError(kind)  # pragma: no cover
 

@@ -17,19 +17,24 @@ from dataclasses import dataclass
 
 from netlinkbgp.codec.constants import NlmFlag
 from netlinkbgp.codec.messages import (
+    AddressMessage,
     DoneMessage,
     ErrorMessage,
+    LinkMessage,
     Message,
+    RouteMessage,
     decode_messages,
     encode_message,
     with_header,
 )
+from netlinkbgp.codec.route_attrs import RouteShapes
 from netlinkbgp.errors import LocalProtocolError, NetlinkError
 
 __all__ = ["BatchReply", "Channel", "Reply"]
 
 #: Sequence numbers are u32; 0 is what the kernel uses for unsolicited events, so skip it.
 _SEQ_LIMIT = 0xFFFFFFFF
+_DUMP_INTR = int(NlmFlag.NLM_F_DUMP_INTR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,7 @@ class Channel:
         self._pending: deque[_Pending] = deque()
         self._by_seq: dict[int, _Pending] = {}
         self._batches: list[_Batch] = []
+        self._shapes = RouteShapes()
         #: messages that matched no pending request (late replies of abandoned requests).
         self.stray = 0
 
@@ -184,10 +190,24 @@ class Channel:
             DecodeError: the datagram is malformed.
         """
         done: list[Reply | BatchReply] = []
-        for msg in decode_messages(data):
-            pending = self._by_seq.get(msg.seq)
+        by_seq = self._by_seq
+        last_seq = -1
+        pending: _Pending | None = None
+        for msg in decode_messages(data, self._shapes):
+            seq = msg.seq
+            if seq != last_seq:  # a dump's messages share one number: look it up once
+                pending = by_seq.get(seq)
+                last_seq = seq
+            cls = type(msg)
+            if pending is not None and (cls is RouteMessage or cls is LinkMessage
+                                        or cls is AddressMessage):
+                if msg.flags & _DUMP_INTR:
+                    pending.interrupted = True
+                pending.messages.append(msg)
+                continue
             if pending is None:
                 if isinstance(msg, ErrorMessage) and self._batch_reply(msg, done):
+                    last_seq = -1  # the batch table changed
                     continue
                 self.stray += 1
                 continue

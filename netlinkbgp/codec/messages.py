@@ -23,10 +23,8 @@ from typing import Any, NamedTuple, TypeVar, Union
 from netlinkbgp.codec.attrs import (
     AddrCacheInfo,
     Attr,
-    Kind,
     RtNextHop,
     RtVia,
-    Spec,
     Unknown,
     decode_attrs,
     encode_attrs,
@@ -44,7 +42,6 @@ from netlinkbgp.codec.constants import (
     NlmsgerrAttr,
     NlmsgType,
     Rta,
-    Rtax,
     RtmFlag,
     RtmType,
     Rtn,
@@ -52,6 +49,8 @@ from netlinkbgp.codec.constants import (
     RtScope,
     RtTable,
 )
+from netlinkbgp.codec.route_attrs import RouteShapes, decode_route_attrs
+from netlinkbgp.codec.specs import ADDR_SPEC, ERR_SPEC, LINK_SPEC, ROUTE_SPEC
 from netlinkbgp.errors import DecodeError, LocalProtocolError
 
 __all__ = [
@@ -80,94 +79,6 @@ IFINFOMSG = struct.Struct("=BxHiII")
 IFADDRMSG = struct.Struct("=BBBBI")
 #: struct nlmsgerr starts with int error, then the echoed request's nlmsghdr.
 _ERRNO = struct.Struct("=i")
-
-_METRICS_SPEC: Spec = {int(t): (Kind.U32, None) for t in Rtax if t != Rtax.RTAX_CC_ALGO} | {
-    Rtax.RTAX_CC_ALGO: (Kind.STR, None)
-}
-_NEXTHOP_SPEC: Spec = {
-    Rta.RTA_GATEWAY: (Kind.ADDR, None),
-    Rta.RTA_VIA: (Kind.VIA, None),
-    Rta.RTA_FLOW: (Kind.U32, None),
-}
-#: How route attributes are interpreted; anything else decodes to Unknown.
-ROUTE_SPEC: Spec = {
-    Rta.RTA_DST: (Kind.ADDR, None),
-    Rta.RTA_SRC: (Kind.ADDR, None),
-    Rta.RTA_IIF: (Kind.U32, None),
-    Rta.RTA_OIF: (Kind.U32, None),
-    Rta.RTA_GATEWAY: (Kind.ADDR, None),
-    Rta.RTA_PRIORITY: (Kind.U32, None),
-    Rta.RTA_PREFSRC: (Kind.ADDR, None),
-    Rta.RTA_METRICS: (Kind.NESTED, _METRICS_SPEC),
-    Rta.RTA_MULTIPATH: (Kind.MULTIPATH, _NEXTHOP_SPEC),
-    Rta.RTA_FLOW: (Kind.U32, None),
-    Rta.RTA_CACHEINFO: (Kind.RTA_CACHEINFO, None),
-    Rta.RTA_TABLE: (Kind.U32, None),
-    Rta.RTA_MARK: (Kind.U32, None),
-    Rta.RTA_VIA: (Kind.VIA, None),
-    Rta.RTA_PREF: (Kind.U8, None),
-    Rta.RTA_ENCAP_TYPE: (Kind.U16, None),
-    # The kernel sends RTA_EXPIRES as u64 in dumps and takes u32 in requests: kept as bytes.
-    Rta.RTA_EXPIRES: (Kind.BYTES, None),
-    Rta.RTA_UID: (Kind.U32, None),
-    Rta.RTA_TTL_PROPAGATE: (Kind.U8, None),
-    Rta.RTA_IP_PROTO: (Kind.U8, None),
-    Rta.RTA_NH_ID: (Kind.U32, None),
-}
-_LINKINFO_SPEC: Spec = {
-    IflaInfo.IFLA_INFO_KIND: (Kind.STR, None),
-    # IFLA_INFO_DATA depends on the kind; its members stay Unknown (see LinkMessage.vrf_table).
-    IflaInfo.IFLA_INFO_DATA: (Kind.NESTED, {}),
-    IflaInfo.IFLA_INFO_SLAVE_KIND: (Kind.STR, None),
-    IflaInfo.IFLA_INFO_SLAVE_DATA: (Kind.NESTED, {}),
-}
-_U32_LINK_ATTRS = (
-    Ifla.IFLA_MTU, Ifla.IFLA_LINK, Ifla.IFLA_MASTER, Ifla.IFLA_TXQLEN, Ifla.IFLA_GROUP,
-    Ifla.IFLA_PROMISCUITY, Ifla.IFLA_NUM_TX_QUEUES, Ifla.IFLA_NUM_RX_QUEUES,
-    Ifla.IFLA_CARRIER_CHANGES, Ifla.IFLA_GSO_MAX_SEGS, Ifla.IFLA_GSO_MAX_SIZE,
-    Ifla.IFLA_CARRIER_UP_COUNT, Ifla.IFLA_CARRIER_DOWN_COUNT, Ifla.IFLA_MIN_MTU,
-    Ifla.IFLA_MAX_MTU, Ifla.IFLA_GRO_MAX_SIZE, Ifla.IFLA_TSO_MAX_SIZE, Ifla.IFLA_TSO_MAX_SEGS,
-    Ifla.IFLA_ALLMULTI, Ifla.IFLA_EXT_MASK, Ifla.IFLA_GSO_IPV4_MAX_SIZE,
-    Ifla.IFLA_GRO_IPV4_MAX_SIZE,
-)
-#: How link attributes are interpreted; anything else decodes to Unknown.
-LINK_SPEC: Spec = {int(t): (Kind.U32, None) for t in _U32_LINK_ATTRS} | {
-    Ifla.IFLA_ADDRESS: (Kind.BYTES, None),
-    Ifla.IFLA_BROADCAST: (Kind.BYTES, None),
-    Ifla.IFLA_PERM_ADDRESS: (Kind.BYTES, None),
-    Ifla.IFLA_IFNAME: (Kind.STR, None),
-    Ifla.IFLA_QDISC: (Kind.STR, None),
-    Ifla.IFLA_IFALIAS: (Kind.STR, None),
-    Ifla.IFLA_OPERSTATE: (Kind.U8, None),
-    Ifla.IFLA_LINKMODE: (Kind.U8, None),
-    Ifla.IFLA_CARRIER: (Kind.U8, None),
-    Ifla.IFLA_PROTO_DOWN: (Kind.U8, None),
-    Ifla.IFLA_LINK_NETNSID: (Kind.S32, None),
-    Ifla.IFLA_LINKINFO: (Kind.NESTED, _LINKINFO_SPEC),
-    Ifla.IFLA_PROP_LIST: (Kind.NESTED, {Ifla.IFLA_ALT_IFNAME: (Kind.STR, None)}),
-    Ifla.IFLA_ALT_IFNAME: (Kind.STR, None),
-}
-#: How address attributes are interpreted; anything else decodes to Unknown.
-ADDR_SPEC: Spec = {
-    Ifa.IFA_ADDRESS: (Kind.ADDR, None),
-    Ifa.IFA_LOCAL: (Kind.ADDR, None),
-    Ifa.IFA_LABEL: (Kind.STR, None),
-    Ifa.IFA_BROADCAST: (Kind.ADDR, None),
-    Ifa.IFA_ANYCAST: (Kind.ADDR, None),
-    Ifa.IFA_CACHEINFO: (Kind.IFA_CACHEINFO, None),
-    Ifa.IFA_MULTICAST: (Kind.ADDR, None),
-    Ifa.IFA_FLAGS: (Kind.U32, None),
-    Ifa.IFA_RT_PRIORITY: (Kind.U32, None),
-    Ifa.IFA_TARGET_NETNSID: (Kind.S32, None),
-    Ifa.IFA_PROTO: (Kind.U8, None),
-}
-_ERR_SPEC: Spec = {
-    NlmsgerrAttr.NLMSGERR_ATTR_MSG: (Kind.STR, None),
-    NlmsgerrAttr.NLMSGERR_ATTR_OFFS: (Kind.U32, None),
-    NlmsgerrAttr.NLMSGERR_ATTR_COOKIE: (Kind.BYTES, None),
-    NlmsgerrAttr.NLMSGERR_ATTR_MISS_TYPE: (Kind.U32, None),
-    NlmsgerrAttr.NLMSGERR_ATTR_MISS_NEST: (Kind.U32, None),
-}
 
 _T = TypeVar("_T")
 _tuple_new = tuple.__new__
@@ -441,11 +352,13 @@ _LINK_TYPES = frozenset(
 _ADDR_TYPES = frozenset((RtmType.RTM_NEWADDR, RtmType.RTM_DELADDR, RtmType.RTM_GETADDR))
 
 
-def decode_messages(data: bytes) -> list[Message]:
+def decode_messages(data: bytes, shapes: RouteShapes | None = None) -> list[Message]:
     """Decode every netlink message in one datagram.
 
     Args:
         data: the datagram, as received.
+        shapes: route-attribute shapes learned so far (keep one per socket to decode dumps
+            faster); a fresh one is used when omitted.
 
     Returns:
         The messages in order.
@@ -456,6 +369,8 @@ def decode_messages(data: bytes) -> list[Message]:
     """
     if not isinstance(data, bytes):
         data = bytes(data)
+    if shapes is None:
+        shapes = RouteShapes()
     out: list[Message] = []
     append = out.append
     unpack_hdr = HDR.unpack_from
@@ -474,7 +389,7 @@ def decode_messages(data: bytes) -> list[Message]:
             if length < 28:
                 raise DecodeError("route message shorter than rtmsg", offset)
             fam, dlen, slen, tos, table, proto, scope, rtype, rflags = unpack_rt(data, body)
-            attrs = _decode_route_attrs(data, body + 12, end)
+            attrs = decode_route_attrs(data, body + 12, end, shapes)
             append(_tuple_new(RouteMessage, (
                 mtype, flags, seq, pid, fam, dlen, slen, tos, table, proto, scope, rtype,
                 rflags, attrs,
@@ -500,45 +415,12 @@ def decode_messages(data: bytes) -> list[Message]:
                 raise DecodeError("NLMSG_DONE payload is not an int", offset)
             else:
                 error = _ERRNO.unpack_from(data, body)[0]
-                attrs = decode_attrs(data, body + 4, end, _ERR_SPEC)
+                attrs = decode_attrs(data, body + 4, end, ERR_SPEC)
                 append(DoneMessage(flags, seq, pid, error, attrs))
         else:
             append(RawMessage(mtype, flags, seq, pid, data[body:end]))
         offset += (length + 3) & ~3
     return out
-
-
-#: Route attributes decoded inline by _decode_route_attrs: 0 = u32, 1 = address.
-_ROUTE_FAST = {
-    int(t): 0 for t in (Rta.RTA_TABLE, Rta.RTA_OIF, Rta.RTA_PRIORITY, Rta.RTA_IIF, Rta.RTA_MARK)
-} | {int(t): 1 for t in (Rta.RTA_DST, Rta.RTA_GATEWAY, Rta.RTA_PREFSRC, Rta.RTA_SRC)}
-_NLA_HDR = struct.Struct("=HH")
-_U32 = struct.Struct("=I")
-
-
-def _decode_route_attrs(data: bytes, offset: int, end: int) -> tuple[Attr, ...]:
-    """decode_attrs(ROUTE_SPEC) with the attributes of every route inlined (the dump hot path)."""
-    out: list[Attr] = []
-    append = out.append
-    unpack_hdr = _NLA_HDR.unpack_from
-    unpack_u32 = _U32.unpack_from
-    fast = _ROUTE_FAST.get
-    while offset + 4 <= end:
-        length, atype = unpack_hdr(data, offset)
-        code = fast(atype)
-        if code == 0 and length == 8 and offset + 8 <= end:
-            append((atype, unpack_u32(data, offset + 4)[0]))
-        elif code == 1 and (length == 8 or length == 20) and offset + length <= end:
-            append((atype, data[offset + 4 : offset + length]))
-        else:
-            # Anything else, including every malformed case, takes the general path.
-            if length < 4 or offset + length > end:
-                raise DecodeError(f"route attribute type {atype} has length {length}", offset)
-            out.extend(decode_attrs(data, offset, offset + length, ROUTE_SPEC))
-        offset += (length + 3) & ~3
-    if offset < end:
-        raise DecodeError(f"{end - offset} stray bytes after the last attribute", offset)
-    return tuple(out)
 
 
 def _decode_error(data: bytes, offset: int, end: int, flags: int, seq: int, pid: int) -> Message:
@@ -556,7 +438,7 @@ def _decode_error(data: bytes, offset: int, end: int, flags: int, seq: int, pid:
             raise DecodeError(f"NLMSG_ERROR echoes {req_len} bytes but has fewer", offset)
     attrs: tuple[Attr, ...] = ()
     if flags & NlmFlag.NLM_F_ACK_TLVS:
-        attrs = decode_attrs(data, req_end, end, _ERR_SPEC)
+        attrs = decode_attrs(data, req_end, end, ERR_SPEC)
     elif req_end != end:
         # No TLVs announced: what follows is part of the echo (uncapped ACKs echo it all).
         req_end = end
@@ -587,11 +469,11 @@ def encode_message(msg: Message) -> bytes:
             ) + encode_attrs(msg.attrs, ADDR_SPEC)
             mtype = msg.msg_type
         elif isinstance(msg, ErrorMessage):
-            body = _ERRNO.pack(msg.error) + msg.request + encode_attrs(msg.attrs, _ERR_SPEC)
+            body = _ERRNO.pack(msg.error) + msg.request + encode_attrs(msg.attrs, ERR_SPEC)
             mtype = NlmsgType.NLMSG_ERROR
         elif isinstance(msg, DoneMessage):
             body = b"" if msg.error is None else _ERRNO.pack(msg.error)
-            body += encode_attrs(msg.attrs, _ERR_SPEC)
+            body += encode_attrs(msg.attrs, ERR_SPEC)
             mtype = NlmsgType.NLMSG_DONE
         elif isinstance(msg, RawMessage):
             body, mtype = msg.payload, msg.msg_type
