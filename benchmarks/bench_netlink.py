@@ -32,10 +32,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from netlinkbgp import testing  # noqa: E402
-from netlinkbgp.codec.constants import NlmFlag, RtmType  # noqa: E402
-from netlinkbgp.codec.route_requests import RouteSpec  # noqa: E402
-from netlinkbgp.netlink_io import NetlinkSocket  # noqa: E402
+from netlinkbgp import testing
+from netlinkbgp.codec.constants import NlmFlag, RtmType
+from netlinkbgp.codec.route_requests import RouteSpec
+from netlinkbgp.netlink_io import NetlinkSocket
 
 TABLE = 100
 PROTO = 186
