@@ -15,3 +15,4 @@ napoleon_google_docstring = True
 html_theme = "alabaster"
 exclude_patterns = ["_build"]
 nitpicky = False
+napoleon_use_ivar = True

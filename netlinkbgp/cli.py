@@ -24,9 +24,9 @@ from netlinkbgp.cli_route import (
     Names,
     format_route,
     monitor,
+    parse_batch,
     parse_number,
     parse_prefix,
-    parse_route_command,
     route_json,
     run_commands,
     select_routes,
@@ -128,28 +128,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_USAGE  # pragma: no cover
 
 
-def _read_batch(path: str) -> list[tuple[int, list[str]]]:
-    handle: TextIO
+def _read_batch(path: str) -> list[str]:
+    """The lines of a batch file (``-``: standard input)."""
     if path == "-":
-        handle = sys.stdin
-    else:
-        try:
-            handle = open(path)  # noqa: SIM115 - closed below
-        except OSError as exc:
-            raise InvalidValueError(f"cannot read {path}: {exc.strerror}") from None
+        return sys.stdin.read().splitlines()
     try:
-        lines = []
-        for number, line in enumerate(handle, 1):
-            words = line.split()
-            if not words or words[0].startswith("#"):
-                continue
-            if words[0] == "route":
-                words = words[1:]
-            lines.append((number, words))
-        return lines
-    finally:
-        if handle is not sys.stdin:
-            handle.close()
+        with open(path) as handle:
+            return handle.read().splitlines()
+    except OSError as exc:
+        raise InvalidValueError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidValueError(f"{path} is not text: {exc.reason}") from None
 
 
 async def route_main(words: list[str], batch: str | None, as_json: bool, out: TextIO) -> int:
@@ -157,7 +146,7 @@ async def route_main(words: list[str], batch: str | None, as_json: bool, out: Te
     if batch is not None:
         if words:
             raise InvalidValueError("-b takes no other route arguments")
-        return await _route_batch(_read_batch(batch), as_json, out)
+        return await _route_batch(_read_batch(batch), as_json, out, single=False)
     if not words:
         raise InvalidValueError("route: expected add, del, replace, show, flush or monitor")
     if "--json" in words:  # `route show --json` as well as `route --json show`
@@ -174,30 +163,23 @@ async def route_main(words: list[str], batch: str | None, as_json: bool, out: Te
             raise InvalidValueError("usage: route monitor [count N]")
         await monitor(count, as_json, out)
         return EXIT_OK
-    return await _route_batch([(0, words)], as_json, out)
+    return await _route_batch([" ".join(words)], as_json, out, single=True)
 
 
-async def _route_batch(lines: list[tuple[int, list[str]]], as_json: bool, out: TextIO) -> int:
+async def _route_batch(lines: list[str], as_json: bool, out: TextIO, single: bool) -> int:
     async with NetlinkSocket() as nl:
         names = Names(await nl.dump_links())
-        commands: list[tuple[int, str, RouteSpec]] = []
-        bad: list[tuple[int, str]] = []
-        for number, words in lines:
-            try:
-                op, spec = parse_route_command(words, names)
-            except InvalidValueError as exc:
-                bad.append((number, str(exc)))
-                continue
-            commands.append((number, op, spec))
-        if bad and len(lines) == 1:
+        commands, bad = parse_batch(lines, names)
+        if bad and single:
             raise InvalidValueError(bad[0][1])
         failures = [(n, str(e)) for n, e in await run_commands(nl, commands)]
     problems = sorted(bad + failures)
     if as_json:
-        out.write(json.dumps({"requests": len(lines), "ok": len(lines) - len(problems),
+        total = len(commands) + len(bad)
+        out.write(json.dumps({"requests": total, "ok": total - len(problems),
                               "failed": [{"line": n, "error": e} for n, e in problems]}) + "\n")
     for number, error in problems:
-        where = f"line {number}: " if number else ""
+        where = "" if single else f"line {number}: "
         print(f"netlinkbgp: {where}{error}", file=sys.stderr)
     if bad and not failures:
         return EXIT_USAGE
