@@ -20,7 +20,7 @@ import pytest
 
 from netlinkbgp import testing
 from netlinkbgp.cli_route import Names, route_json
-from netlinkbgp.codec.constants import NlmFlag, RtmType, Rtnlgrp
+from netlinkbgp.codec.constants import NlmFlag, Rta, Rtax, RtmType, Rtnlgrp
 from netlinkbgp.codec.messages import RouteMessage, build_route
 from netlinkbgp.codec.route_requests import RouteSpec
 from netlinkbgp.netlink_io import EventSocket, NetlinkSocket, Overrun
@@ -200,11 +200,15 @@ def _dump_vs_ip_body() -> dict[str, Any]:
     testing.ip("route", "add", "unreachable", "203.0.113.128/25")
     testing.ip("-6", "route", "add", "2001:db8:50::/48", "via", "2001:db8::2", "table", "300")
     testing.ip("route", "add", "203.0.113.7", "via", "10.0.1.2", "src", "10.0.1.1")
+    testing.ip("route", "add", "203.0.113.8", "via", "10.0.1.2", "mtu", "1400", "table", "300")
 
     async def main() -> list[dict[str, Any]]:
         async with NetlinkSocket() as nl:
             names = Names(await nl.dump_links())
-            return [route_json(r, names) for r in await nl.dump_routes()]
+            routes = await nl.dump_routes()
+            mtu = [r.get(Rta.RTA_METRICS) for r in routes if str(r.dst) == "203.0.113.8/32"]
+            assert mtu == [((Rtax.RTAX_MTU, 1400),)], mtu
+            return [route_json(r, names) for r in routes]
 
     def theirs() -> list[dict[str, Any]]:
         return _ip_json("-4", "route", "show", "table", "all") + _ip_json(
