@@ -121,3 +121,20 @@ def test_abandon_and_bad_reserve() -> None:
     assert channel.receive(ack(first + 9)) == []
     with pytest.raises(LocalProtocolError):
         channel.reserve(0)
+
+
+def test_refused_dump_reports_the_kernels_text() -> None:
+    """Captured from the kernel: a strict dump request with bad header values is refused with
+    NLMSG_DONE (-EINVAL plus extended-ack text), not NLMSG_ERROR."""
+    import json
+    from pathlib import Path
+
+    vector = json.loads((Path(__file__).parent / "vectors" / "netlink" /
+                         "done_strict_dump_error.json").read_text())
+    data = bytes.fromhex(vector["hex"])
+    channel = Channel(first_seq=vector["expected"]["header"]["seq"])
+    seq, _ = channel.request(dump_request(RtmType.RTM_GETROUTE), ack=False)
+    (reply,) = channel.receive(data)
+    assert isinstance(reply, Reply) and reply.seq == seq and reply.error is not None
+    assert reply.error.errno == 22
+    assert reply.error.extack == "Invalid values in header for FIB dump request"

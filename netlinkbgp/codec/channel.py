@@ -15,7 +15,8 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from netlinkbgp.codec.constants import NlmFlag
+from netlinkbgp.codec.attrs import find
+from netlinkbgp.codec.constants import NlmFlag, NlmsgerrAttr
 from netlinkbgp.codec.messages import (
     AddressMessage,
     DoneMessage,
@@ -217,7 +218,12 @@ class Channel:
                     error = NetlinkError(msg.errno, msg.extack, msg.extack_offset)
                 self._settle(pending, error, done)
             elif isinstance(msg, DoneMessage):
-                error = NetlinkError(-msg.error, "") if msg.error and msg.error < 0 else None
+                # A dump the kernel refuses ends in NLMSG_DONE carrying -errno and, with
+                # NLM_F_ACK_TLVS, the extended-ack text (not in an NLMSG_ERROR).
+                error = None
+                if msg.error is not None and msg.error < 0:
+                    text = find(msg.attrs, NlmsgerrAttr.NLMSGERR_ATTR_MSG)
+                    error = NetlinkError(-msg.error, text if isinstance(text, str) else "")
                 if msg.flags & NlmFlag.NLM_F_DUMP_INTR:
                     pending.interrupted = True
                 if pending.dump:
