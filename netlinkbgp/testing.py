@@ -17,9 +17,12 @@ from __future__ import annotations
 import ctypes
 import os
 import pickle
+import select
 import shutil
+import signal
 import socket
 import subprocess
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -40,6 +43,9 @@ __all__ = [
 #: ``sched.h`` clone flags.
 CLONE_NEWNET = 0x40000000
 CLONE_NEWUSER = 0x10000000
+#: How long a forked child may run before it is killed: no test or demo step comes near it,
+#: and a hung child must not hang the caller (a test run, CI) for ever.
+CHILD_TIMEOUT_SECONDS = 900
 #: Where ``ip netns add`` keeps named namespaces.
 NETNS_RUN_DIR = "/var/run/netns"
 
@@ -164,8 +170,21 @@ def _forked(netns: bool, func: Callable[..., _T], args: Any, kwargs: Any) -> _T:
             pipe.write(data)
         os._exit(code)
     os.close(write_fd)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + CHILD_TIMEOUT_SECONDS
     with os.fdopen(read_fd, "rb") as pipe:
-        data = pipe.read()
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([pipe], [], [], left)[0]:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise TimeoutError(f"the namespace child ran longer than "
+                                   f"{CHILD_TIMEOUT_SECONDS} s and was killed")
+            chunk = os.read(pipe.fileno(), 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    data = b"".join(chunks)
     os.waitpid(pid, 0)
     if not data:
         raise NamespaceError("the namespace child died without a result")

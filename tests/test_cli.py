@@ -6,8 +6,10 @@ import contextlib
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -126,22 +128,23 @@ def _monitor() -> list[str]:
     child = os.fork()
     if child == 0:  # the monitor, printing JSON lines into the pipe
         os.close(read_fd)
+        signal.alarm(30)  # never outlive a broken test
         with os.fdopen(write_fd, "w") as pipe, contextlib.redirect_stdout(pipe):
             os._exit(main(["route", "monitor", "count", "2", "--json"]))
     os.close(write_fd)
-    lines: list[str] = []
+    # The monitor needs a moment to subscribe: change routes until it has seen two changes
+    # and exited (bounded: 20 s).
+    for attempt in range(400):
+        testing.ip("route", "add", f"192.0.2.{attempt % 250}", "dev", "lo")
+        testing.ip("route", "del", f"192.0.2.{attempt % 250}", "dev", "lo")
+        if os.waitpid(child, os.WNOHANG)[0]:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
     with os.fdopen(read_fd) as pipe:
-        # Poll until the monitor is listening: add and delete until it reports both.
-        for attempt in range(200):
-            testing.ip("route", "add", f"192.0.2.{attempt}", "dev", "lo")
-            testing.ip("route", "del", f"192.0.2.{attempt}", "dev", "lo")
-            import select
-
-            if select.select([pipe], [], [], 0.05)[0]:
-                break
-        lines = pipe.read().splitlines()
-    os.waitpid(child, 0)
-    return lines
+        return pipe.read().splitlines()
 
 
 def test_monitor_prints_changes() -> None:
