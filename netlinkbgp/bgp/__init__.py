@@ -69,6 +69,7 @@ from netlinkbgp.bgp.nlri import (
     Nlri,
     NlriList,
 )
+from netlinkbgp.bgp.packing import pack_updates, pack_withdrawals
 from netlinkbgp.bgp.rfc7606 import ErrorAction, MalformedAttribute
 
 __all__ = [
@@ -126,6 +127,8 @@ __all__ = [
     "decode_message",
     "encode_attribute",
     "encode_message",
+    "pack_updates",
+    "pack_withdrawals",
     "reconstruct_as_path",
     "split_as4_path",
     "split_messages",

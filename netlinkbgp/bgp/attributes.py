@@ -17,7 +17,7 @@ import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from netlinkbgp.bgp.capabilities import Negotiated
 from netlinkbgp.bgp.constants import (
@@ -64,6 +64,7 @@ _OPT_NON_TRANS = int(AttrFlag.OPTIONAL)
 #: Flag bits a received attribute keeps on re-encode (RFC 4271 §4.3).
 _KEPT_FLAGS = int(AttrFlag.PARTIAL | AttrFlag.EXTENDED_LENGTH)
 
+_T = TypeVar("_T")
 _U16 = struct.Struct("!H")
 _U32 = struct.Struct("!I")
 _AGG2 = struct.Struct("!H4s")
@@ -129,12 +130,23 @@ class AsPathSegment:
     asns: tuple[int, ...]
 
 
+_SEGMENT_TYPES = {int(t): t for t in AsPathSegmentType}
+#: Precompiled unpackers for the common short AS paths and community lists.
+_U16_STRUCTS = tuple(struct.Struct(f"!{n}H") for n in range(64))
+_U32_STRUCTS = tuple(struct.Struct(f"!{n}I") for n in range(64))
+_COMMUNITY_STRUCTS = _U32_STRUCTS
+_SET_SEGMENT_TYPE = AsPathSegment.__dict__["type"].__set__
+_SET_SEGMENT_ASNS = AsPathSegment.__dict__["asns"].__set__
+
+
 def _decode_segments(value: bytes | memoryview, width: int, name: str) -> tuple[AsPathSegment, ...]:
     """Parse AS path segments; RFC 7606 §7.2 names what makes one malformed."""
     segments: list[AsPathSegment] = []
     i = 0
     end = len(value)
     fmt = "!%dH" if width == 2 else "!%dI"
+    new, set_type, set_asns = object.__new__, _SET_SEGMENT_TYPE, _SET_SEGMENT_ASNS
+    structs = _U16_STRUCTS if width == 2 else _U32_STRUCTS
     while i < end:
         if i + 2 > end:  # "only a single octet remaining" (RFC 7606 §7.2)
             raise AttributeValueError(f"{name}: truncated segment header",
@@ -150,8 +162,11 @@ def _decode_segments(value: bytes | memoryview, width: int, name: str) -> tuple[
         if j > end:  # overrun of the attribute length (RFC 7606 §7.2)
             raise AttributeValueError(f"{name}: segment overruns the attribute",
                                       UpdateSubcode.MALFORMED_AS_PATH)
-        asns = struct.unpack_from(fmt % count, value, i + 2)
-        segments.append(AsPathSegment(AsPathSegmentType(kind), asns))
+        segment = new(AsPathSegment)
+        set_type(segment, _SEGMENT_TYPES[kind])
+        set_asns(segment, (structs[count].unpack_from(value, i + 2) if count < 64
+                           else struct.unpack_from(fmt % count, value, i + 2)))
+        segments.append(segment)
         i = j
     return tuple(segments)
 
@@ -602,21 +617,49 @@ def _check_u32(value: int, name: str) -> int:
     return value
 
 
-_ORIGINS = {int(o): o for o in Origin}
+def _builder(cls: type[_T], name: str) -> Callable[[object], _T]:
+    """A constructor for ``cls(value)`` from trusted, already validated input.
+
+    It skips the frozen dataclass ``__init__`` (which costs more than the decoding itself on
+    the UPDATE hot path) and writes the two slots directly.
+    """
+    new = object.__new__
+    set_value = cls.__dict__[name].__set__
+    set_flags = cls.__dict__["wire_flags"].__set__
+
+    def build(value: object) -> _T:
+        obj = new(cls)
+        set_value(obj, value)
+        set_flags(obj, 0)
+        return obj
+
+    return build
+
+
+_new_as_path = _builder(AsPath, "segments")
+_new_next_hop = _builder(NextHopAttribute, "address")
+_new_med = _builder(MultiExitDisc, "value")
+_new_local_pref = _builder(LocalPref, "value")
+_new_communities = _builder(Communities, "values")
+_new_ext_communities = _builder(ExtendedCommunities, "values")
+_new_large_communities = _builder(LargeCommunities, "values")
+
+#: The three ORIGIN values, built once: attribute values are immutable, so they are shared.
+_ORIGINS = {int(o): OriginAttribute(o) for o in Origin}
 
 
 def _decode_origin(value: bytes | memoryview, ctx: Negotiated) -> OriginAttribute:
     if len(value) != 1:
         raise _length_error("ORIGIN", len(value), "1")
-    origin = _ORIGINS.get(value[0])
-    if origin is None:
+    attribute = _ORIGINS.get(value[0])
+    if attribute is None:
         raise AttributeValueError(f"ORIGIN value {value[0]} is undefined",
                                   UpdateSubcode.INVALID_ORIGIN_ATTRIBUTE)
-    return OriginAttribute(origin)
+    return attribute
 
 
 def _decode_as_path(value: bytes | memoryview, ctx: Negotiated) -> AsPath:
-    return AsPath(_decode_segments(value, 4 if ctx.asn4 else 2, "AS_PATH"))
+    return _new_as_path(_decode_segments(value, 4 if ctx.asn4 else 2, "AS_PATH"))
 
 
 def _decode_as4_path(value: bytes | memoryview, ctx: Negotiated) -> As4Path:
@@ -629,23 +672,28 @@ def _decode_as4_path(value: bytes | memoryview, ctx: Negotiated) -> As4Path:
     return As4Path(segments)
 
 
-def _u32_value(name: str) -> Callable[[bytes | memoryview], int]:
-    def decode(value: bytes | memoryview) -> int:
-        if len(value) != 4:
-            raise _length_error(name, len(value), "4")
-        result: int = _U32.unpack_from(value, 0)[0]
-        return result
-    return decode
+def _decode_next_hop_attr(value: bytes | memoryview, ctx: Negotiated) -> NextHopAttribute:
+    if len(value) != 4:
+        raise _length_error("NEXT_HOP", len(value), "4")
+    return _new_next_hop(IPv4Address(_U32.unpack_from(value, 0)[0]))
 
 
-_med_value = _u32_value("MULTI_EXIT_DISC")
-_local_pref_value = _u32_value("LOCAL_PREF")
+def _decode_med(value: bytes | memoryview, ctx: Negotiated) -> MultiExitDisc:
+    if len(value) != 4:
+        raise _length_error("MULTI_EXIT_DISC", len(value), "4")
+    return _new_med(_U32.unpack_from(value, 0)[0])
+
+
+def _decode_local_pref(value: bytes | memoryview, ctx: Negotiated) -> LocalPref:
+    if len(value) != 4:
+        raise _length_error("LOCAL_PREF", len(value), "4")
+    return _new_local_pref(_U32.unpack_from(value, 0)[0])
 
 
 def _ipv4_value(name: str, value: bytes | memoryview) -> IPv4Address:
     if len(value) != 4:
         raise _length_error(name, len(value), "4")
-    return IPv4Address(bytes(value))
+    return IPv4Address(_U32.unpack_from(value, 0)[0])
 
 
 def _decode_aggregator(value: bytes | memoryview, ctx: Negotiated) -> Aggregator:
@@ -676,19 +724,20 @@ def _multiple_of(name: str, value: bytes | memoryview, size: int) -> int:
 
 def _decode_communities(value: bytes | memoryview, ctx: Negotiated) -> Communities:
     count = _multiple_of("COMMUNITIES", value, 4)
-    return Communities(struct.unpack_from(f"!{count}I", value, 0))
+    return _new_communities(_COMMUNITY_STRUCTS[count].unpack_from(value, 0)
+                            if count < 64 else struct.unpack_from(f"!{count}I", value, 0))
 
 
 def _decode_ext_communities(value: bytes | memoryview, ctx: Negotiated) -> ExtendedCommunities:
     count = _multiple_of("EXTENDED_COMMUNITIES", value, 8)
     data = bytes(value)
-    return ExtendedCommunities(tuple(data[i * 8 : i * 8 + 8] for i in range(count)))
+    return _new_ext_communities(tuple(data[i * 8 : i * 8 + 8] for i in range(count)))
 
 
 def _decode_large_communities(value: bytes | memoryview, ctx: Negotiated) -> LargeCommunities:
     count = _multiple_of("LARGE_COMMUNITY", value, 12)
     flat = struct.unpack_from(f"!{count * 3}I", value, 0)
-    return LargeCommunities(tuple(zip(flat[0::3], flat[1::3], flat[2::3], strict=True)))
+    return _new_large_communities(tuple(zip(flat[0::3], flat[1::3], flat[2::3], strict=True)))
 
 
 def _decode_cluster_list(value: bytes | memoryview, ctx: Negotiated) -> ClusterList:
@@ -708,9 +757,9 @@ ValueDecoder = Callable[[bytes | memoryview, Negotiated], Attribute]
 DECODERS: dict[int, tuple[ValueDecoder, int]] = {
     AttrType.ORIGIN: (_decode_origin, _WELL_KNOWN),
     AttrType.AS_PATH: (_decode_as_path, _WELL_KNOWN),
-    AttrType.NEXT_HOP: (lambda v, c: NextHopAttribute(_ipv4_value("NEXT_HOP", v)), _WELL_KNOWN),
-    AttrType.MULTI_EXIT_DISC: (lambda v, c: MultiExitDisc(_med_value(v)), _OPT_NON_TRANS),
-    AttrType.LOCAL_PREF: (lambda v, c: LocalPref(_local_pref_value(v)), _WELL_KNOWN),
+    AttrType.NEXT_HOP: (_decode_next_hop_attr, _WELL_KNOWN),
+    AttrType.MULTI_EXIT_DISC: (_decode_med, _OPT_NON_TRANS),
+    AttrType.LOCAL_PREF: (_decode_local_pref, _WELL_KNOWN),
     AttrType.ATOMIC_AGGREGATE: (_decode_atomic_aggregate, _WELL_KNOWN),
     AttrType.AGGREGATOR: (_decode_aggregator, _OPT_TRANS),
     AttrType.COMMUNITIES: (_decode_communities, _OPT_TRANS),

@@ -48,7 +48,6 @@ from netlinkbgp.bgp.rfc7606 import (
     ErrorAction,
     MalformedAttribute,
     decode_attribute_block,
-    missing_mandatory,
 )
 from netlinkbgp.errors import DecodeError, LocalProtocolError, RemoteProtocolError
 
@@ -69,6 +68,13 @@ _LENGTH = struct.Struct("!H")
 _OPEN = struct.Struct("!BHH4sB")
 _ROUTE_REFRESH = struct.Struct("!HBB")
 _NOTIFICATION = struct.Struct("!BB")
+
+# Plain ints for the hot path: reading an IntEnum member costs more than the comparison.
+_UPDATE = int(MessageType.UPDATE)
+_KEEPALIVE = int(MessageType.KEEPALIVE)
+_OPEN_TYPE = int(MessageType.OPEN)
+_NOTIFICATION_TYPE = int(MessageType.NOTIFICATION)
+_ROUTE_REFRESH_TYPE = int(MessageType.ROUTE_REFRESH)
 
 #: RFC 4271 §4.2: minimum OPEN length (header + 10 octets).
 _MIN_OPEN = 29
@@ -303,24 +309,24 @@ def decode_message(data: bytes | bytearray | memoryview, ctx: Negotiated) -> Mes
         raise _bad_length(length, f"the message has {size} octets")
     if length > ctx.max_message_size:
         raise _bad_length(length, f"larger than {ctx.max_message_size}")
-    if kind == MessageType.UPDATE:
+    if kind == _UPDATE:
         if length < _MIN_UPDATE:
             raise _bad_length(length, "too short for UPDATE")
         return _decode_update(buf, ctx)
-    if kind == MessageType.KEEPALIVE:
+    if kind == _KEEPALIVE:
         if length != HEADER_SIZE:
             raise _bad_length(length, "KEEPALIVE is exactly 19 octets")
         return Keepalive()
-    if kind == MessageType.OPEN:
+    if kind == _OPEN_TYPE:
         if length < _MIN_OPEN or length > MAX_MESSAGE_SIZE:  # RFC 8654 §4: OPEN stays <= 4096
             raise _bad_length(length, "OPEN must be 29..4096 octets")
         return _decode_open(buf)
-    if kind == MessageType.NOTIFICATION:
+    if kind == _NOTIFICATION_TYPE:
         if length < _MIN_NOTIFICATION:
             raise _bad_length(length, "too short for NOTIFICATION")
         code, subcode = _NOTIFICATION.unpack_from(buf, HEADER_SIZE)
         return Notification(code, subcode, buf[HEADER_SIZE + 2 :])
-    if kind == MessageType.ROUTE_REFRESH:
+    if kind == _ROUTE_REFRESH_TYPE:
         if length != _ROUTE_REFRESH_SIZE:
             if ctx.enhanced_route_refresh:  # RFC 7313 §5: the data is the whole message
                 raise RemoteProtocolError(
@@ -415,16 +421,24 @@ def _decode_update(buf: bytes, ctx: Negotiated) -> Update:
                                   UpdateSubcode.INVALID_NETWORK_FIELD) from None
     attributes: tuple[Attribute, ...] = ()
     errors: tuple[MalformedAttribute, ...] = ()
-    if attributes_len:
-        attributes, errors = decode_attribute_block(buf, attributes_start, attributes_end, ctx)
-        missing = missing_mandatory(attributes, bool(len(nlri)))
-        if missing is not None:
-            errors += (missing,)
-    elif len(nlri):
-        missing = missing_mandatory((), True)
-        assert missing is not None
-        errors = (missing,)
-    return Update(withdrawn, attributes, nlri, errors, buf[attributes_start:attributes_end])
+    if attributes_len or len(nlri):
+        attributes, errors = decode_attribute_block(buf, attributes_start, attributes_end, ctx,
+                                                    bool(len(nlri)))
+    update = _new(Update)
+    _set_withdrawn(update, withdrawn)
+    _set_attributes(update, attributes)
+    _set_nlri(update, nlri)
+    _set_errors(update, errors)
+    _set_raw(update, buf[attributes_start:attributes_end])
+    return update
+
+
+_new = object.__new__
+_set_withdrawn = Update.__dict__["withdrawn"].__set__
+_set_attributes = Update.__dict__["attributes"].__set__
+_set_nlri = Update.__dict__["nlri"].__set__
+_set_errors = Update.__dict__["errors"].__set__
+_set_raw = Update.__dict__["raw_attributes"].__set__
 
 
 # -- encoding -----------------------------------------------------------------------------

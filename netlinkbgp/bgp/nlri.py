@@ -51,6 +51,12 @@ __all__ = [
 ]
 
 _U32 = struct.Struct("!I")
+# Plain ints for the hot paths: reading an IntEnum member costs more than the comparison.
+_IPV4 = int(AFI.IPV4)
+_UNICAST = int(SAFI.UNICAST)
+_MULTICAST = int(SAFI.MULTICAST)
+_LABELED = int(SAFI.LABELED_UNICAST)
+_VPN = int(SAFI.MPLS_VPN)
 
 #: RFC 8277 §2.4: the label field a withdrawal carries (RFC 3107's "compatibility" value).
 WITHDRAW_LABEL = 0x800000
@@ -481,22 +487,27 @@ class NlriList(Sequence[Nlri]):
         """
         if end is None:
             end = len(data)
-        self = cls.__new__(cls)
+        self = _new(cls)
         self._family = family
         self._hash = None
         self._add_path = add_path
-        if family.has_labels:
+        safi = family.safi
+        if safi in (_UNICAST, _MULTICAST):
+            if start == end:
+                return _EMPTY_V4 if family is IPV4_UNICAST else cls(family)
+            max_length = 32 if family.afi == _IPV4 else 128
+            count, dirty = _scan_unicast(data, start, end, max_length, add_path)
+            self._count = count
+            self._items = None
+            self._wire = bytes(data[start:end])
+        elif safi in (_LABELED, _VPN):
             items = _decode_labelled(data, start, end, family, add_path, withdraw)
             self._items = items
             self._count = len(items)
             self._wire = None
             return self
-        if family.safi != SAFI.UNICAST and family.safi != SAFI.MULTICAST:
+        else:
             raise DecodeError(f"family {family} is not supported", start)
-        count, dirty = _scan_unicast(data, start, end, family.max_length, add_path)
-        self._count = count
-        self._items = None
-        self._wire = bytes(data[start:end])
         if dirty:  # normalise trailing bits once, so the stored wire form is canonical
             self._wire = b"".join(
                 (_U32.pack(p) if add_path and p is not None else b"")
@@ -526,11 +537,20 @@ class NlriList(Sequence[Nlri]):
         items = self._items
         if items is None:
             afi = self._family.afi
-            items = tuple(
-                _trusted(afi, value, length, path_id, None, ())
-                for value, length, path_id in self.packed()
-            )
-            self._items = items
+            out: list[Nlri] = []
+            append = out.append
+            new, set_afi, set_value, set_length = _new, _set_afi, _set_value, _set_length
+            set_path_id, set_rd, set_labels = _set_path_id, _set_rd, _set_labels
+            for value, length, path_id in self.packed():
+                obj = new(Nlri)
+                set_afi(obj, afi)
+                set_value(obj, value)
+                set_length(obj, length)
+                set_path_id(obj, path_id)
+                set_rd(obj, None)
+                set_labels(obj, ())
+                append(obj)
+            items = self._items = tuple(out)
         return items
 
     def encode(self, *, add_path: bool = False, withdraw: bool = False) -> bytes:
@@ -583,3 +603,7 @@ class NlriList(Sequence[Nlri]):
 
     def __repr__(self) -> str:
         return f"NlriList({self._family!s}, [{', '.join(str(n) for n in self)}])"
+
+
+#: The empty IPv4 unicast list, shared: nearly every UPDATE has an empty Withdrawn Routes field.
+_EMPTY_V4 = NlriList(IPV4_UNICAST)

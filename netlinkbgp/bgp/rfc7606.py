@@ -26,7 +26,6 @@ from netlinkbgp.bgp.attributes import (
     DECODERS,
     Attribute,
     AttributeValueError,
-    MpReachNlri,
     UnknownAttribute,
 )
 from netlinkbgp.bgp.capabilities import Negotiated
@@ -34,7 +33,7 @@ from netlinkbgp.bgp.constants import AttrFlag, AttrType, ErrorCode, UpdateSubcod
 from netlinkbgp.bgp.nlri import Family
 from netlinkbgp.errors import RemoteProtocolError
 
-__all__ = ["ErrorAction", "MalformedAttribute", "decode_attribute_block", "missing_mandatory"]
+__all__ = ["ErrorAction", "MalformedAttribute", "decode_attribute_block"]
 
 
 class ErrorAction(enum.IntEnum):
@@ -100,11 +99,15 @@ _ON_MALFORMED: dict[int, ErrorAction] = {
 }
 
 #: "If received from an external neighbor, it SHALL be discarded" (RFC 7606 §7.5, §7.9, §7.10).
-_EXTERNAL_DISCARD = frozenset({AttrType.LOCAL_PREF, AttrType.ORIGINATOR_ID,
-                               AttrType.CLUSTER_LIST})
+_EXTERNAL_DISCARD = frozenset({int(AttrType.LOCAL_PREF), int(AttrType.ORIGINATOR_ID),
+                               int(AttrType.CLUSTER_LIST)})
 #: Sent only to 2-octet AS speakers; a 4-octet AS speaker discards them (RFC 6793 §4.1).
-_AS4_ONLY = frozenset({AttrType.AS4_PATH, AttrType.AS4_AGGREGATOR})
-_MP = frozenset({AttrType.MP_REACH_NLRI, AttrType.MP_UNREACH_NLRI})
+_AS4_ONLY = frozenset({int(AttrType.AS4_PATH), int(AttrType.AS4_AGGREGATOR)})
+_MP = frozenset({int(AttrType.MP_REACH_NLRI), int(AttrType.MP_UNREACH_NLRI)})
+_MP_REACH = int(AttrType.MP_REACH_NLRI)
+_MANDATORY = frozenset({int(AttrType.ORIGIN), int(AttrType.AS_PATH), int(AttrType.NEXT_HOP)})
+#: Type codes with session-dependent rules, checked before decoding.
+_SPECIAL = _EXTERNAL_DISCARD | _AS4_ONLY
 _OPTIONAL = int(AttrFlag.OPTIONAL)
 _EXTENDED = int(AttrFlag.EXTENDED_LENGTH)
 _OT_MASK = int(AttrFlag.OPTIONAL | AttrFlag.TRANSITIVE)
@@ -112,7 +115,8 @@ _KEPT = int(AttrFlag.PARTIAL | AttrFlag.EXTENDED_LENGTH)
 
 
 def decode_attribute_block(
-    data: bytes | memoryview, start: int, end: int, ctx: Negotiated
+    data: bytes | memoryview, start: int, end: int, ctx: Negotiated,
+    has_nlri_field: bool = False,
 ) -> tuple[tuple[Attribute, ...], tuple[MalformedAttribute, ...]]:
     """Decode the Path Attributes field of an UPDATE, applying RFC 7606.
 
@@ -121,6 +125,7 @@ def decode_attribute_block(
         start: offset of the first attribute.
         end: offset just past the field (from Total Path Attribute Length).
         ctx: the session context.
+        has_nlri_field: the UPDATE's NLRI field is not empty (NEXT_HOP is then mandatory).
 
     Returns:
         The attributes that decoded (first occurrence of each type, in wire order) and the
@@ -135,33 +140,32 @@ def decode_attribute_block(
     errors: list[MalformedAttribute] = []
     seen: set[int] = set()
     decoders = DECODERS
+    special = _SPECIAL
+    reach = has_nlri_field
     i = start
     while i < end:
         # RFC 7606 §4: fewer than 3 (or 4) octets left, or an attribute overrunning the
         # block: treat-as-withdraw, and rely on Total Attribute Length to find the NLRI.
-        if i + 3 > end:
-            errors.append(MalformedAttribute(0, _WITHDRAW, "attribute header truncated",
-                                             UpdateSubcode.MALFORMED_ATTRIBUTE_LIST))
-            break
         flags = data[i]
-        code = data[i + 1]
         if flags & _EXTENDED:
             if i + 4 > end:
-                errors.append(MalformedAttribute(code, _WITHDRAW, "attribute header truncated",
-                                                 UpdateSubcode.MALFORMED_ATTRIBUTE_LIST))
+                errors.append(_truncated())
                 break
             length = (data[i + 2] << 8) | data[i + 3]
             value_start = i + 4
         else:
+            if i + 3 > end:
+                errors.append(_truncated())
+                break
             length = data[i + 2]
             value_start = i + 3
+        code = data[i + 1]
         next_i = value_start + length
         if next_i > end:
             errors.append(MalformedAttribute(code, _WITHDRAW,
                                              f"attribute {code} overruns the attribute block",
                                              UpdateSubcode.ATTRIBUTE_LENGTH_ERROR))
             break
-        value = data[value_start:next_i]
         i_attr = i
         i = next_i
         if code in seen:
@@ -180,17 +184,18 @@ def decode_attribute_block(
                     f"unrecognized well-known attribute {code}", ErrorCode.UPDATE_MESSAGE_ERROR,
                     UpdateSubcode.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE, bytes(data[i_attr:next_i]),
                 )
-            attributes.append(UnknownAttribute(code, flags, bytes(value)))
+            attributes.append(UnknownAttribute(code, flags, bytes(data[value_start:next_i])))
             continue
         decoder, expected = entry
-        if code in _EXTERNAL_DISCARD and ctx.ebgp:
-            errors.append(MalformedAttribute(code, _DISCARD,
-                                             f"attribute {code} from an external peer"))
-            continue
-        if code in _AS4_ONLY and ctx.asn4:
-            errors.append(MalformedAttribute(code, _DISCARD,
-                                             f"attribute {code} from a 4-octet AS speaker"))
-            continue
+        if code in special:
+            if code in _EXTERNAL_DISCARD and ctx.ebgp:
+                errors.append(MalformedAttribute(code, _DISCARD,
+                                                 f"attribute {code} from an external peer"))
+                continue
+            if code in _AS4_ONLY and ctx.asn4:
+                errors.append(MalformedAttribute(code, _DISCARD,
+                                                 f"attribute {code} from a 4-octet AS speaker"))
+                continue
         if flags & _OT_MASK != expected:
             # RFC 7606 §3 c: treat-as-withdraw, unless the attribute's own rules say otherwise
             # (the attribute-discard ones); MP attributes are still parsed for their NLRI.
@@ -201,7 +206,7 @@ def decode_attribute_block(
             if code not in _MP:
                 continue
         try:
-            attribute = decoder(value, ctx)
+            attribute = decoder(data[value_start:next_i], ctx)
         except AttributeValueError as exc:
             raw = bytes(data[i_attr:next_i])
             if exc.unlocatable:  # RFC 7606 §3 j: the NLRI cannot be found
@@ -210,29 +215,33 @@ def decode_attribute_block(
             errors.append(MalformedAttribute(code, _ON_MALFORMED[code], exc.reason,
                                              exc.subcode, raw, exc.family))
             continue
-        if flags & _KEPT and not isinstance(attribute, UnknownAttribute):
+        if flags & _KEPT:
             object.__setattr__(attribute, "wire_flags", flags & _KEPT)
+        if code == _MP_REACH and len(attribute.nlri):  # type: ignore[union-attr]
+            reach = True
         attributes.append(attribute)
+    if reach:
+        missing = _missing(seen, has_nlri_field)
+        if missing is not None:
+            errors.append(missing)
     return tuple(attributes), tuple(errors)
 
 
-def missing_mandatory(
-    attributes: tuple[Attribute, ...], has_nlri_field: bool
-) -> MalformedAttribute | None:
-    """The first well-known mandatory attribute missing for the NLRI present, if any.
+def _truncated() -> MalformedAttribute:
+    return MalformedAttribute(0, _WITHDRAW, "attribute header truncated",
+                              UpdateSubcode.MALFORMED_ATTRIBUTE_LIST)
+
+
+def _missing(present: set[int], has_nlri_field: bool) -> MalformedAttribute | None:
+    """RFC 7606 §3 d: a missing well-known mandatory attribute means treat-as-withdraw.
 
     ORIGIN and AS_PATH are needed when the UPDATE carries NLRI (NLRI field or MP_REACH_NLRI);
-    NEXT_HOP only when the NLRI field is used (RFC 4760 §3). RFC 7606 §3 d: treat-as-withdraw.
+    NEXT_HOP only when the NLRI field is used (RFC 4760 §3).
     """
-    present = {getattr(a, "TYPE", 0) for a in attributes}
-    reach = has_nlri_field or any(isinstance(a, MpReachNlri) and len(a.nlri) for a in attributes)
-    if not reach:
+    if present >= _MANDATORY:
         return None
-    needed = [AttrType.ORIGIN, AttrType.AS_PATH]
-    if has_nlri_field:
-        needed.append(AttrType.NEXT_HOP)
-    for code in needed:
-        if code not in present:
+    for code in (AttrType.ORIGIN, AttrType.AS_PATH, AttrType.NEXT_HOP):
+        if code not in present and (has_nlri_field or code != AttrType.NEXT_HOP):
             return MalformedAttribute(code, _WITHDRAW, f"missing well-known attribute {code.name}",
                                       UpdateSubcode.MISSING_WELL_KNOWN_ATTRIBUTE, bytes((code,)))
     return None

@@ -1,0 +1,125 @@
+"""Decode speed of UPDATE messages carrying many plain unicast NLRI (DESIGN §8 format).
+
+Builds a synthetic table (default 950k IPv4 + 220k IPv6 prefixes, a few prefixes per
+attribute set, like a real full table) with ``pack_updates``, then times ``split_messages`` +
+``decode_message`` over the byte stream, and separately the cost of building NLRI objects.
+
+    python3 benchmarks/bench_bgp_decode.py --json [--v4 950000 --v6 220000 --per-set 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import random
+import resource
+import time
+from ipaddress import IPv4Address, IPv6Address
+
+from netlinkbgp.bgp import (
+    IPV4_UNICAST,
+    IPV6_UNICAST,
+    AsPath,
+    Communities,
+    MultiExitDisc,
+    Negotiated,
+    NextHopAttribute,
+    Nlri,
+    OriginAttribute,
+    Update,
+    decode_message,
+    pack_updates,
+    split_messages,
+)
+from netlinkbgp.route import Origin
+
+
+def build(v4: int, v6: int, per_set: int, seed: int = 1) -> bytes:
+    rng = random.Random(seed)
+    ctx = Negotiated.default()
+    out: list[bytes] = []
+    for afi_count, bits, family in ((v4, 32, IPV4_UNICAST), (v6, 128, IPV6_UNICAST)):
+        made = 0
+        while made < afi_count:
+            n = min(rng.randint(1, 2 * per_set - 1), afi_count - made)
+            prefixes = []
+            for _ in range(n):
+                length = rng.choice((24, 24, 24, 22, 23, 20, 16)) if bits == 32 else \
+                    rng.choice((48, 48, 44, 40, 32, 36))
+                value = rng.getrandbits(length) << (bits - length)
+                prefixes.append(Nlri(family.afi, value, length))
+            path = AsPath.sequence([rng.randint(1, 400000) for _ in range(rng.randint(2, 7))])
+            communities = tuple(rng.getrandbits(32) for _ in range(rng.randint(1, 6)))
+            attrs = [OriginAttribute(Origin.IGP), path, Communities(communities),
+                     MultiExitDisc(rng.randint(0, 100))]
+            if bits == 32:
+                attrs.insert(2, NextHopAttribute(IPv4Address(rng.getrandbits(32))))
+                out += pack_updates(attrs, prefixes, ctx, family)
+            else:
+                out += pack_updates(attrs, prefixes, ctx, family,
+                                    next_hops=(IPv6Address(rng.getrandbits(128)),))
+            made += n
+    return b"".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--v4", type=int, default=950_000)
+    parser.add_argument("--v6", type=int, default=220_000)
+    parser.add_argument("--per-set", type=int, default=3)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    stream = build(args.v4, args.v6, args.per_set)
+    ctx = Negotiated.default()
+    gc.collect()
+    t0 = time.perf_counter()
+    messages, rest = split_messages(stream, ctx.max_message_size)
+    t1 = time.perf_counter()
+    count = 0
+    for m in messages:  # decode only: the NLRI are scanned and kept as canonical bytes
+        u = decode_message(m, ctx)
+        assert isinstance(u, Update)
+        count += len(u.nlri)
+        reach = u.mp_reach
+        if reach is not None:
+            count += len(reach.nlri)
+    t2 = time.perf_counter()
+    packed = 0
+    for m in messages:  # decode and read every prefix as (value, length, path id) integers
+        u = decode_message(m, ctx)
+        assert isinstance(u, Update)
+        packed += len(u.nlri.packed())
+        reach = u.mp_reach
+        if reach is not None:
+            packed += len(reach.nlri.packed())
+    t3 = time.perf_counter()
+    objects = 0
+    for m in messages:  # decode and build every Nlri object
+        u = decode_message(m, ctx)
+        assert isinstance(u, Update)
+        objects += len(list(u.nlri))
+        reach = u.mp_reach
+        if reach is not None:
+            objects += len(list(reach.nlri))
+    t4 = time.perf_counter()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    results = [
+        {"bench": "bgp_decode_updates", "impl": "netlinkbgp", "items": count,
+         "messages": len(messages), "seconds": round(t2 - t0, 3),
+         "per_second": round(count / (t2 - t0)), "split_seconds": round(t1 - t0, 3),
+         "peak_rss_bytes": rss},
+        {"bench": "bgp_decode_updates_packed", "impl": "netlinkbgp", "items": packed,
+         "seconds": round(t3 - t2 + t1 - t0, 3), "per_second": round(packed / (t3 - t2 + t1 - t0)),
+         "peak_rss_bytes": rss},
+        {"bench": "bgp_decode_updates_objects", "impl": "netlinkbgp", "items": objects,
+         "seconds": round(t4 - t3 + t1 - t0, 3), "per_second": round(objects / (t4 - t3 + t1 - t0)),
+         "peak_rss_bytes": rss},
+    ]
+    assert not rest
+    for r in results:
+        print(json.dumps(r) if args.json else r)
+
+
+if __name__ == "__main__":
+    main()
