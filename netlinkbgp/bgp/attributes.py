@@ -14,15 +14,22 @@ RFC 7606 error handling (which action a malformed attribute triggers) live in
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from typing import ClassVar, TypeVar
 
+from netlinkbgp.bgp.aspath import (
+    As4Path,
+    AsPath,
+    AsPathSegment,
+    decode_segments,
+    reconstruct_as_path,
+    split_as4_path,
+)
 from netlinkbgp.bgp.capabilities import Negotiated
 from netlinkbgp.bgp.constants import (
     AFI,
-    AS_TRANS,
     AsPathSegmentType,
     AttrFlag,
     AttrType,
@@ -71,8 +78,6 @@ _AGG2 = struct.Struct("!H4s")
 _AGG4 = struct.Struct("!I4s")
 _MP_REACH_HEAD = struct.Struct("!HBB")
 _MP_UNREACH_HEAD = struct.Struct("!HB")
-#: RFC 4271 §4.3: a path segment holds at most 255 AS numbers (one-octet count).
-MAX_SEGMENT_ASNS = 255
 
 
 class AttributeValueError(DecodeError):
@@ -115,138 +120,6 @@ class OriginAttribute:
     def encode_value(self, ctx: Negotiated) -> bytes:
         """The attribute value."""
         return bytes((self.origin,))
-
-
-@dataclass(frozen=True, slots=True)
-class AsPathSegment:
-    """One AS_PATH segment (RFC 4271 §4.3, RFC 5065 §3).
-
-    Attributes:
-        type: AS_SET, AS_SEQUENCE, AS_CONFED_SEQUENCE or AS_CONFED_SET.
-        asns: the AS numbers, 1..255 of them.
-    """
-
-    type: AsPathSegmentType
-    asns: tuple[int, ...]
-
-
-_SEGMENT_TYPES = {int(t): t for t in AsPathSegmentType}
-#: Precompiled unpackers for the common short AS paths and community lists.
-_U16_STRUCTS = tuple(struct.Struct(f"!{n}H") for n in range(64))
-_U32_STRUCTS = tuple(struct.Struct(f"!{n}I") for n in range(64))
-_COMMUNITY_STRUCTS = _U32_STRUCTS
-_SET_SEGMENT_TYPE = AsPathSegment.__dict__["type"].__set__
-_SET_SEGMENT_ASNS = AsPathSegment.__dict__["asns"].__set__
-
-
-def _decode_segments(value: bytes | memoryview, width: int, name: str) -> tuple[AsPathSegment, ...]:
-    """Parse AS path segments; RFC 7606 §7.2 names what makes one malformed."""
-    segments: list[AsPathSegment] = []
-    i = 0
-    end = len(value)
-    fmt = "!%dH" if width == 2 else "!%dI"
-    new, set_type, set_asns = object.__new__, _SET_SEGMENT_TYPE, _SET_SEGMENT_ASNS
-    structs = _U16_STRUCTS if width == 2 else _U32_STRUCTS
-    while i < end:
-        if i + 2 > end:  # "only a single octet remaining" (RFC 7606 §7.2)
-            raise AttributeValueError(f"{name}: truncated segment header",
-                                      UpdateSubcode.MALFORMED_AS_PATH)
-        kind = value[i]
-        count = value[i + 1]
-        if kind not in (1, 2, 3, 4):
-            raise AttributeValueError(f"{name}: unknown segment type {kind}",
-                                      UpdateSubcode.MALFORMED_AS_PATH)
-        if count == 0:  # "a Path Segment Length field of zero" (RFC 7606 §7.2)
-            raise AttributeValueError(f"{name}: empty segment", UpdateSubcode.MALFORMED_AS_PATH)
-        j = i + 2 + count * width
-        if j > end:  # overrun of the attribute length (RFC 7606 §7.2)
-            raise AttributeValueError(f"{name}: segment overruns the attribute",
-                                      UpdateSubcode.MALFORMED_AS_PATH)
-        segment = new(AsPathSegment)
-        set_type(segment, _SEGMENT_TYPES[kind])
-        set_asns(segment, (structs[count].unpack_from(value, i + 2) if count < 64
-                           else struct.unpack_from(fmt % count, value, i + 2)))
-        segments.append(segment)
-        i = j
-    return tuple(segments)
-
-
-def _encode_segments(segments: Sequence[AsPathSegment], width: int, name: str) -> bytes:
-    out = bytearray()
-    limit = 0xFFFF if width == 2 else 0xFFFFFFFF
-    fmt = "!%dH" if width == 2 else "!%dI"
-    for segment in segments:
-        count = len(segment.asns)
-        if not 1 <= count <= MAX_SEGMENT_ASNS:
-            raise LocalProtocolError(f"{name}: a segment holds 1..255 AS numbers, not {count}")
-        for asn in segment.asns:
-            if not 0 <= asn <= limit:
-                raise LocalProtocolError(
-                    f"{name}: AS {asn} does not fit {width} octets"
-                    + (" (use split_as4_path for a 2-octet AS peer)" if width == 2 else "")
-                )
-        out += bytes((segment.type, count)) + struct.pack(fmt % count, *segment.asns)
-    return bytes(out)
-
-
-def _path_length(segments: Sequence[AsPathSegment]) -> int:
-    """RFC 4271 §9.1.2.2 a: an AS_SET counts 1, confederation segments count 0."""
-    total = 0
-    for segment in segments:
-        if segment.type == AsPathSegmentType.AS_SEQUENCE:
-            total += len(segment.asns)
-        elif segment.type == AsPathSegmentType.AS_SET:
-            total += 1
-    return total
-
-
-@dataclass(frozen=True, slots=True)
-class AsPath:
-    """AS_PATH (RFC 4271 §5.1.2), 2- or 4-octet AS numbers per the session (RFC 6793).
-
-    Attributes:
-        segments: the path segments, nearest AS first.
-    """
-
-    TYPE: ClassVar[int] = AttrType.AS_PATH
-    FLAGS: ClassVar[int] = _WELL_KNOWN
-    segments: tuple[AsPathSegment, ...] = ()
-    wire_flags: int = field(default=0, compare=False, repr=False, kw_only=True)
-
-    @classmethod
-    def sequence(cls, asns: Sequence[int]) -> AsPath:
-        """An AS_PATH of one AS_SEQUENCE (none when ``asns`` is empty), split every 255 ASes."""
-        return cls(tuple(
-            AsPathSegment(AsPathSegmentType.AS_SEQUENCE, tuple(asns[i : i + MAX_SEGMENT_ASNS]))
-            for i in range(0, len(asns), MAX_SEGMENT_ASNS)
-        ))
-
-    @property
-    def length(self) -> int:
-        """The path length used by the decision process (RFC 4271 §9.1.2.2)."""
-        return _path_length(self.segments)
-
-    def asns(self) -> tuple[int, ...]:
-        """Every AS number in order, segments flattened."""
-        return tuple(asn for segment in self.segments for asn in segment.asns)
-
-    def encode_value(self, ctx: Negotiated) -> bytes:
-        """The attribute value (4-octet ASes when ``ctx.asn4``)."""
-        return _encode_segments(self.segments, 4 if ctx.asn4 else 2, "AS_PATH")
-
-
-@dataclass(frozen=True, slots=True)
-class As4Path:
-    """AS4_PATH (RFC 6793 §3): the 4-octet path sent alongside a 2-octet AS_PATH."""
-
-    TYPE: ClassVar[int] = AttrType.AS4_PATH
-    FLAGS: ClassVar[int] = _OPT_TRANS
-    segments: tuple[AsPathSegment, ...] = ()
-    wire_flags: int = field(default=0, compare=False, repr=False, kw_only=True)
-
-    def encode_value(self, ctx: Negotiated) -> bytes:
-        """The attribute value (always 4-octet ASes)."""
-        return _encode_segments(self.segments, 4, "AS4_PATH")
 
 
 @dataclass(frozen=True, slots=True)
@@ -646,6 +519,8 @@ _new_large_communities = _builder(LargeCommunities, "values")
 
 #: The three ORIGIN values, built once: attribute values are immutable, so they are shared.
 _ORIGINS = {int(o): OriginAttribute(o) for o in Origin}
+#: Precompiled unpackers for the common short community lists.
+_U32_STRUCTS = tuple(struct.Struct(f"!{n}I") for n in range(64))
 
 
 def _decode_origin(value: bytes | memoryview, ctx: Negotiated) -> OriginAttribute:
@@ -659,11 +534,17 @@ def _decode_origin(value: bytes | memoryview, ctx: Negotiated) -> OriginAttribut
 
 
 def _decode_as_path(value: bytes | memoryview, ctx: Negotiated) -> AsPath:
-    return _new_as_path(_decode_segments(value, 4 if ctx.asn4 else 2, "AS_PATH"))
+    try:
+        return _new_as_path(decode_segments(value, 4 if ctx.asn4 else 2, "AS_PATH"))
+    except DecodeError as exc:
+        raise AttributeValueError(exc.reason, UpdateSubcode.MALFORMED_AS_PATH) from None
 
 
 def _decode_as4_path(value: bytes | memoryview, ctx: Negotiated) -> As4Path:
-    segments = _decode_segments(value, 4, "AS4_PATH")
+    try:
+        segments = decode_segments(value, 4, "AS4_PATH")
+    except DecodeError as exc:
+        raise AttributeValueError(exc.reason, UpdateSubcode.MALFORMED_AS_PATH) from None
     for segment in segments:  # RFC 6793 §6: confederation segments make AS4_PATH malformed
         if segment.type in (AsPathSegmentType.AS_CONFED_SEQUENCE,
                             AsPathSegmentType.AS_CONFED_SET):
@@ -724,7 +605,7 @@ def _multiple_of(name: str, value: bytes | memoryview, size: int) -> int:
 
 def _decode_communities(value: bytes | memoryview, ctx: Negotiated) -> Communities:
     count = _multiple_of("COMMUNITIES", value, 4)
-    return _new_communities(_COMMUNITY_STRUCTS[count].unpack_from(value, 0)
+    return _new_communities(_U32_STRUCTS[count].unpack_from(value, 0)
                             if count < 64 else struct.unpack_from(f"!{count}I", value, 0))
 
 
@@ -807,66 +688,3 @@ def encode_attribute(attribute: Attribute, ctx: Negotiated) -> bytes:
     return bytes((flags, code, len(value))) + value
 
 
-# -- RFC 6793 AS4 handling ----------------------------------------------------------------
-
-
-def split_as4_path(as_path: AsPath) -> tuple[AsPath, As4Path | None]:
-    """The AS_PATH and AS4_PATH a 4-octet speaker sends to a 2-octet peer (RFC 6793 §4.2.2).
-
-    Returns:
-        ``(as_path, None)`` when every AS fits 2 octets; otherwise the AS_PATH with AS_TRANS
-        in place of each large AS, and the AS4_PATH holding the true path (confederation
-        segments are not carried in AS4_PATH).
-    """
-    if all(asn <= 0xFFFF for segment in as_path.segments for asn in segment.asns):
-        return as_path, None
-    narrow = tuple(
-        AsPathSegment(s.type, tuple(a if a <= 0xFFFF else AS_TRANS for a in s.asns))
-        for s in as_path.segments
-    )
-    wide = tuple(
-        s for s in as_path.segments
-        if s.type in (AsPathSegmentType.AS_SEQUENCE, AsPathSegmentType.AS_SET)
-    )
-    return AsPath(narrow), As4Path(wide)
-
-
-def reconstruct_as_path(
-    as_path: AsPath, as4_path: As4Path | None,
-    aggregator: Aggregator | None = None, as4_aggregator: As4Aggregator | None = None,
-) -> AsPath:
-    """The true path from a 2-octet peer's AS_PATH and AS4_PATH (RFC 6793 §4.2.3).
-
-    Args:
-        as_path: AS_PATH as received (2-octet AS numbers, AS_TRANS standing in).
-        as4_path: AS4_PATH as received, or ``None``.
-        aggregator: AGGREGATOR as received, if any.
-        as4_aggregator: AS4_AGGREGATOR as received, if any.
-
-    Returns:
-        The reconstructed AS_PATH.
-    """
-    if as4_path is None:
-        return as_path
-    # "If the AGGREGATOR attribute ... carries an AS number other than AS_TRANS, then the
-    # AS4_AGGREGATOR and AS4_PATH attributes ... MUST be ignored" (RFC 6793 §4.2.3).
-    if as4_aggregator is not None and aggregator is not None and aggregator.asn != AS_TRANS:
-        return as_path
-    keep = _path_length(as_path.segments) - _path_length(as4_path.segments)
-    if keep < 0:  # AS4_PATH longer than AS_PATH: ignore AS4_PATH (RFC 6793 §4.2.3)
-        return as_path
-    leading: list[AsPathSegment] = []
-    for segment in as_path.segments:
-        if keep <= 0 and segment.type in (AsPathSegmentType.AS_SEQUENCE,
-                                          AsPathSegmentType.AS_SET):
-            break
-        if segment.type == AsPathSegmentType.AS_SEQUENCE:
-            take = segment.asns[:keep]
-            keep -= len(take)
-            leading.append(AsPathSegment(segment.type, take))
-        elif segment.type == AsPathSegmentType.AS_SET:
-            keep -= 1
-            leading.append(segment)
-        else:  # confederation segments count 0 and stay where they were
-            leading.append(segment)
-    return AsPath(tuple(leading) + as4_path.segments)
