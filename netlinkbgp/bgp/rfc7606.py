@@ -149,13 +149,13 @@ def decode_attribute_block(
         flags = data[i]
         if flags & _EXTENDED:
             if i + 4 > end:
-                errors.append(_truncated())
+                errors.append(_truncated(data[i + 1] if i + 2 <= end else 0))
                 break
             length = (data[i + 2] << 8) | data[i + 3]
             value_start = i + 4
         else:
             if i + 3 > end:
-                errors.append(_truncated())
+                errors.append(_truncated(data[i + 1] if i + 2 <= end else 0))
                 break
             length = data[i + 2]
             value_start = i + 3
@@ -227,8 +227,8 @@ def decode_attribute_block(
     return tuple(attributes), tuple(errors)
 
 
-def _truncated() -> MalformedAttribute:
-    return MalformedAttribute(0, _WITHDRAW, "attribute header truncated",
+def _truncated(code: int) -> MalformedAttribute:
+    return MalformedAttribute(code, _WITHDRAW, "attribute header truncated",
                               UpdateSubcode.MALFORMED_ATTRIBUTE_LIST)
 
 
