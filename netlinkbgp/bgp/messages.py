@@ -17,7 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
+from netlinkbgp.bgp.aspath import As4Path, AsPath, reconstruct_as_path
 from netlinkbgp.bgp.attributes import (
+    Aggregator,
+    As4Aggregator,
     Attribute,
     MpReachNlri,
     MpUnreachNlri,
@@ -164,6 +167,22 @@ class Update:
     def mp_unreach(self) -> MpUnreachNlri | None:
         """The MP_UNREACH_NLRI attribute, if any."""
         return next((a for a in self.attributes if isinstance(a, MpUnreachNlri)), None)
+
+    @property
+    def as_path(self) -> AsPath | None:
+        """The AS path, reconstructed from AS_PATH and AS4_PATH when a 2-octet AS peer sent
+        both (RFC 6793 §4.2.3); ``None`` when the UPDATE has no AS_PATH."""
+        found: dict[type, object] = {type(a): a for a in self.attributes}
+        path = found.get(AsPath)
+        if not isinstance(path, AsPath):
+            return None
+        as4 = found.get(As4Path)
+        aggregator = found.get(Aggregator)
+        return reconstruct_as_path(
+            path, as4 if isinstance(as4, As4Path) else None,
+            aggregator.asn if isinstance(aggregator, Aggregator) else None,
+            As4Aggregator in found,
+        )
 
     @property
     def end_of_rib(self) -> Family | None:
