@@ -50,8 +50,8 @@ class AsPathSegment:
 
 _SEGMENT_TYPES = {int(t): t for t in AsPathSegmentType}
 #: Precompiled unpackers for the common short AS paths and community lists.
-_U16_STRUCTS = tuple(struct.Struct(f"!{n}H") for n in range(64))
-_U32_STRUCTS = tuple(struct.Struct(f"!{n}I") for n in range(64))
+_U16_STRUCTS = tuple(struct.Struct(f"!{n}H") for n in range(MAX_SEGMENT_ASNS + 1))
+_U32_STRUCTS = tuple(struct.Struct(f"!{n}I") for n in range(MAX_SEGMENT_ASNS + 1))
 _SET_SEGMENT_TYPE = AsPathSegment.__dict__["type"].__set__
 _SET_SEGMENT_ASNS = AsPathSegment.__dict__["asns"].__set__
 
@@ -67,25 +67,24 @@ def decode_segments(
     segments: list[AsPathSegment] = []
     i = 0
     end = len(value)
-    fmt = "!%dH" if width == 2 else "!%dI"
     new, set_type, set_asns = object.__new__, _SET_SEGMENT_TYPE, _SET_SEGMENT_ASNS
+    types = _SEGMENT_TYPES
     structs = _U16_STRUCTS if width == 2 else _U32_STRUCTS
     while i < end:
         if i + 2 > end:  # "only a single octet remaining" (RFC 7606 §7.2)
             raise DecodeError(f"{name}: truncated segment header", i)
-        kind = value[i]
+        kind = types.get(value[i])
         count = value[i + 1]
-        if kind not in (1, 2, 3, 4):
-            raise DecodeError(f"{name}: unknown segment type {kind}", i)
+        if kind is None:
+            raise DecodeError(f"{name}: unknown segment type {value[i]}", i)
         if count == 0:  # "a Path Segment Length field of zero" (RFC 7606 §7.2)
             raise DecodeError(f"{name}: empty segment", i)
         j = i + 2 + count * width
         if j > end:  # overrun of the attribute length (RFC 7606 §7.2)
             raise DecodeError(f"{name}: segment overruns the attribute", i)
         segment = new(AsPathSegment)
-        set_type(segment, _SEGMENT_TYPES[kind])
-        set_asns(segment, (structs[count].unpack_from(value, i + 2) if count < 64
-                           else struct.unpack_from(fmt % count, value, i + 2)))
+        set_type(segment, kind)
+        set_asns(segment, structs[count].unpack_from(value, i + 2))
         segments.append(segment)
         i = j
     return tuple(segments)

@@ -106,8 +106,12 @@ _AS4_ONLY = frozenset({int(AttrType.AS4_PATH), int(AttrType.AS4_AGGREGATOR)})
 _MP = frozenset({int(AttrType.MP_REACH_NLRI), int(AttrType.MP_UNREACH_NLRI)})
 _MP_REACH = int(AttrType.MP_REACH_NLRI)
 _MANDATORY = frozenset({int(AttrType.ORIGIN), int(AttrType.AS_PATH), int(AttrType.NEXT_HOP)})
-#: Type codes with session-dependent rules, checked before decoding.
-_SPECIAL = _EXTERNAL_DISCARD | _AS4_ONLY
+#: Per type code: value decoder, RFC-mandated Optional/Transitive flags, and whether the code
+#: has session-dependent rules (external peer, 4-octet AS) checked before decoding.
+_TABLE = {
+    code: (decoder, flags, code in _EXTERNAL_DISCARD or code in _AS4_ONLY)
+    for code, (decoder, flags) in DECODERS.items()
+}
 _OPTIONAL = int(AttrFlag.OPTIONAL)
 _EXTENDED = int(AttrFlag.EXTENDED_LENGTH)
 _OT_MASK = int(AttrFlag.OPTIONAL | AttrFlag.TRANSITIVE)
@@ -139,8 +143,7 @@ def decode_attribute_block(
     attributes: list[Attribute] = []
     errors: list[MalformedAttribute] = []
     seen: set[int] = set()
-    decoders = DECODERS
-    special = _SPECIAL
+    table = _TABLE
     reach = has_nlri_field
     i = start
     while i < end:
@@ -177,7 +180,7 @@ def decode_attribute_block(
             errors.append(MalformedAttribute(code, _DISCARD, f"duplicate attribute {code}"))
             continue  # RFC 7606 §3 g: later occurrences are discarded
         seen.add(code)
-        entry = decoders.get(code)
+        entry = table.get(code)
         if entry is None:
             if not flags & _OPTIONAL:  # RFC 4271 §6.3, not revised by RFC 7606
                 raise RemoteProtocolError(
@@ -186,8 +189,8 @@ def decode_attribute_block(
                 )
             attributes.append(UnknownAttribute(code, flags, bytes(data[value_start:next_i])))
             continue
-        decoder, expected = entry
-        if code in special:
+        decoder, expected, special = entry
+        if special:
             if code in _EXTERNAL_DISCARD and ctx.ebgp:
                 errors.append(MalformedAttribute(code, _DISCARD,
                                                  f"attribute {code} from an external peer"))
