@@ -446,7 +446,8 @@ def _decode_mp_reach(value: bytes | memoryview, ctx: Negotiated) -> MpReachNlri:
     next_hops = _decode_next_hop(family, value[4 : 4 + nh_len], ctx)
     # The octet after the next hop is Reserved (RFC 4760 §3): ignored on receipt.
     try:
-        nlri = NlriList.decode(value, family, add_path=family in ctx.add_path_receive,
+        receive = ctx.add_path_receive
+        nlri = NlriList.decode(value, family, add_path=bool(receive) and family in receive,
                                start=5 + nh_len)
     except DecodeError as exc:
         raise AttributeValueError(f"MP_REACH_NLRI: {exc.reason}",
@@ -461,7 +462,8 @@ def _decode_mp_unreach(value: bytes | memoryview, ctx: Negotiated) -> MpUnreachN
     afi, safi = _MP_UNREACH_HEAD.unpack_from(value, 0)
     family = _family_of(afi, safi, ctx, "MP_UNREACH_NLRI")
     try:
-        withdrawn = NlriList.decode(value, family, add_path=family in ctx.add_path_receive,
+        receive = ctx.add_path_receive
+        withdrawn = NlriList.decode(value, family, add_path=bool(receive) and family in receive,
                                     withdraw=True, start=3)
     except DecodeError as exc:
         raise AttributeValueError(f"MP_UNREACH_NLRI: {exc.reason}",

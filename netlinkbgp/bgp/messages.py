@@ -48,6 +48,7 @@ from netlinkbgp.bgp.constants import (
 )
 from netlinkbgp.bgp.nlri import IPV4_UNICAST, Family, NlriList
 from netlinkbgp.bgp.rfc7606 import (
+    AttributeCache,
     ErrorAction,
     MalformedAttribute,
     decode_attribute_block,
@@ -302,12 +303,17 @@ def split_messages(
 # -- decoding -----------------------------------------------------------------------------
 
 
-def decode_message(data: bytes | bytearray | memoryview, ctx: Negotiated) -> Message:
+def decode_message(
+    data: bytes | bytearray | memoryview, ctx: Negotiated, *,
+    cache: AttributeCache | None = None,
+) -> Message:
     """Decode one whole BGP message, header included.
 
     Args:
         data: exactly one message.
         ctx: the session context.
+        cache: optional :class:`~netlinkbgp.bgp.rfc7606.AttributeCache` made for ``ctx``;
+            attributes seen before are then not decoded again.
 
     Returns:
         The message. An :class:`Update` may carry RFC 7606 errors whose action is weaker than
@@ -316,7 +322,10 @@ def decode_message(data: bytes | bytearray | memoryview, ctx: Negotiated) -> Mes
     Raises:
         RemoteProtocolError: the message is malformed in a way that resets the session; its
             code, subcode and data are the NOTIFICATION to send.
+        LocalProtocolError: ``cache`` was made for another context.
     """
+    if cache is not None:
+        cache.check(ctx)
     buf = bytes(data)
     size = len(buf)
     if size < HEADER_SIZE:
@@ -326,12 +335,12 @@ def decode_message(data: bytes | bytearray | memoryview, ctx: Negotiated) -> Mes
         raise _not_synchronized()
     if length != size:
         raise _bad_length(length, f"the message has {size} octets")
-    if length > ctx.max_message_size:
-        raise _bad_length(length, f"larger than {ctx.max_message_size}")
+    if length > MAX_MESSAGE_SIZE and not ctx.extended_message:  # RFC 8654 §4
+        raise _bad_length(length, f"larger than {MAX_MESSAGE_SIZE}")
     if kind == _UPDATE:
         if length < _MIN_UPDATE:
             raise _bad_length(length, "too short for UPDATE")
-        return _decode_update(buf, ctx)
+        return _decode_update(buf, ctx, cache)
     if kind == _KEEPALIVE:
         if length != HEADER_SIZE:
             raise _bad_length(length, "KEEPALIVE is exactly 19 octets")
@@ -414,7 +423,7 @@ def _decode_open(buf: bytes) -> Open:
     return Open(my_as, hold_time, IPv4Address(bgp_id), tuple(capabilities), version)
 
 
-def _decode_update(buf: bytes, ctx: Negotiated) -> Update:
+def _decode_update(buf: bytes, ctx: Negotiated, cache: AttributeCache | None) -> Update:
     end = len(buf)
     (withdrawn_len,) = _LENGTH.unpack_from(buf, HEADER_SIZE)
     withdrawn_end = HEADER_SIZE + 2 + withdrawn_len
@@ -429,7 +438,8 @@ def _decode_update(buf: bytes, ctx: Negotiated) -> Update:
         raise RemoteProtocolError("total path attribute length overruns the message",
                                   ErrorCode.UPDATE_MESSAGE_ERROR,
                                   UpdateSubcode.MALFORMED_ATTRIBUTE_LIST)
-    add_path = IPV4_UNICAST in ctx.add_path_receive
+    receive = ctx.add_path_receive
+    add_path = bool(receive) and IPV4_UNICAST in receive
     try:
         withdrawn = NlriList.decode(buf, IPV4_UNICAST, add_path=add_path, withdraw=True,
                                     start=HEADER_SIZE + 2, end=withdrawn_end)
@@ -442,7 +452,7 @@ def _decode_update(buf: bytes, ctx: Negotiated) -> Update:
     errors: tuple[MalformedAttribute, ...] = ()
     if attributes_len or len(nlri):
         attributes, errors = decode_attribute_block(buf, attributes_start, attributes_end, ctx,
-                                                    bool(len(nlri)))
+                                                    bool(len(nlri)), cache)
     update = _new(Update)
     _set_withdrawn(update, withdrawn)
     _set_attributes(update, attributes)
