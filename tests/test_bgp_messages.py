@@ -17,7 +17,6 @@ from netlinkbgp.bgp import (
     IPV6_UNICAST,
     VPNV4,
     AsPath,
-    AttributeCache,
     Communities,
     ErrorAction,
     FourOctetAs,
@@ -423,31 +422,12 @@ def test_regression_vectors(path: Path) -> None:
             decode_message(wire, ctx)
 
 
-# -- attribute cache --------------------------------------------------------------------------
-
-
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
-@given(st.data())
-def test_attribute_cache_gives_the_same_values(data: st.DataObject) -> None:
-    ctx = data.draw(contexts())
-    cache = AttributeCache(ctx, max_entries=8)
-    wires = [encode_message(u, ctx) for u in data.draw(st.lists(updates(ctx), max_size=4))]
-    for wire in wires + wires:  # the second pass hits the cache
-        assert decode_message(wire, ctx, cache=cache) == decode_message(wire, ctx)
-        assert len(cache) <= 8
-
-
-def test_attribute_cache_is_bound_to_its_context() -> None:
-    cache = AttributeCache(CTX)
-    with pytest.raises(LocalProtocolError):
-        decode_message(encode_message(Keepalive(), CTX), Negotiated.default(asn4=False),
-                       cache=cache)
+# -- shared values ------------------------------------------------------------------------
 
 
 def test_shared_values_are_not_changed_by_received_flags() -> None:
     partial = frame(2, bytes.fromhex("0000 0004 60010100"))  # ORIGIN with the Partial bit
     plain = frame(2, bytes.fromhex("0000 0004 40010100"))
-    cache = AttributeCache(CTX)
-    for wire in (partial, plain, partial, plain):
-        message = decode_message(wire, CTX, cache=cache)
+    for wire in (partial, plain, partial, plain):  # ORIGIN values are shared singletons
+        message = decode_message(wire, CTX)
         assert encode_message(message, CTX) == wire

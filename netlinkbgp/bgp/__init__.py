@@ -70,7 +70,7 @@ from netlinkbgp.bgp.nlri import (
     NlriList,
 )
 from netlinkbgp.bgp.packing import pack_updates, pack_withdrawals
-from netlinkbgp.bgp.rfc7606 import AttributeCache, ErrorAction, MalformedAttribute
+from netlinkbgp.bgp.rfc7606 import ErrorAction, MalformedAttribute
 
 __all__ = [
     "IPV4_LABELED",
@@ -89,7 +89,6 @@ __all__ = [
     "AsPathSegment",
     "AtomicAggregate",
     "Attribute",
-    "AttributeCache",
     "Capability",
     "ClusterList",
     "Communities",

@@ -48,7 +48,6 @@ from netlinkbgp.bgp.constants import (
 )
 from netlinkbgp.bgp.nlri import IPV4_UNICAST, Family, NlriList
 from netlinkbgp.bgp.rfc7606 import (
-    AttributeCache,
     ErrorAction,
     MalformedAttribute,
     decode_attribute_block,
@@ -303,17 +302,12 @@ def split_messages(
 # -- decoding -----------------------------------------------------------------------------
 
 
-def decode_message(
-    data: bytes | bytearray | memoryview, ctx: Negotiated, *,
-    cache: AttributeCache | None = None,
-) -> Message:
+def decode_message(data: bytes | bytearray | memoryview, ctx: Negotiated) -> Message:
     """Decode one whole BGP message, header included.
 
     Args:
         data: exactly one message.
         ctx: the session context.
-        cache: optional :class:`~netlinkbgp.bgp.rfc7606.AttributeCache` made for ``ctx``;
-            attributes seen before are then not decoded again.
 
     Returns:
         The message. An :class:`Update` may carry RFC 7606 errors whose action is weaker than
@@ -322,10 +316,7 @@ def decode_message(
     Raises:
         RemoteProtocolError: the message is malformed in a way that resets the session; its
             code, subcode and data are the NOTIFICATION to send.
-        LocalProtocolError: ``cache`` was made for another context.
     """
-    if cache is not None:
-        cache.check(ctx)
     buf = bytes(data)
     size = len(buf)
     if size < HEADER_SIZE:
@@ -340,7 +331,7 @@ def decode_message(
     if kind == _UPDATE:
         if length < _MIN_UPDATE:
             raise _bad_length(length, "too short for UPDATE")
-        return _decode_update(buf, ctx, cache)
+        return _decode_update(buf, ctx)
     if kind == _KEEPALIVE:
         if length != HEADER_SIZE:
             raise _bad_length(length, "KEEPALIVE is exactly 19 octets")
@@ -423,7 +414,7 @@ def _decode_open(buf: bytes) -> Open:
     return Open(my_as, hold_time, IPv4Address(bgp_id), tuple(capabilities), version)
 
 
-def _decode_update(buf: bytes, ctx: Negotiated, cache: AttributeCache | None) -> Update:
+def _decode_update(buf: bytes, ctx: Negotiated) -> Update:
     end = len(buf)
     (withdrawn_len,) = _LENGTH.unpack_from(buf, HEADER_SIZE)
     withdrawn_end = HEADER_SIZE + 2 + withdrawn_len
@@ -452,7 +443,7 @@ def _decode_update(buf: bytes, ctx: Negotiated, cache: AttributeCache | None) ->
     errors: tuple[MalformedAttribute, ...] = ()
     if attributes_len or len(nlri):
         attributes, errors = decode_attribute_block(buf, attributes_start, attributes_end, ctx,
-                                                    bool(len(nlri)), cache)
+                                                    bool(len(nlri)))
     update = _new(Update)
     _set_withdrawn(update, withdrawn)
     _set_attributes(update, attributes)

@@ -31,9 +31,9 @@ from netlinkbgp.bgp.attributes import (
 from netlinkbgp.bgp.capabilities import Negotiated
 from netlinkbgp.bgp.constants import AttrFlag, AttrType, ErrorCode, UpdateSubcode
 from netlinkbgp.bgp.nlri import Family
-from netlinkbgp.errors import LocalProtocolError, RemoteProtocolError
+from netlinkbgp.errors import RemoteProtocolError
 
-__all__ = ["AttributeCache", "ErrorAction", "MalformedAttribute", "decode_attribute_block"]
+__all__ = ["ErrorAction", "MalformedAttribute", "decode_attribute_block"]
 
 
 class ErrorAction(enum.IntEnum):
@@ -118,48 +118,9 @@ _OT_MASK = int(AttrFlag.OPTIONAL | AttrFlag.TRANSITIVE)
 _KEPT = int(AttrFlag.PARTIAL | AttrFlag.EXTENDED_LENGTH)
 
 
-class AttributeCache:
-    """Decoded attribute values by their wire bytes, for one session (optional speed-up).
-
-    Attribute values are immutable, so an attribute whose bytes (flags, type, length, value)
-    were decoded before is the same value again: a hit skips the value decoder. Peers repeat
-    most attributes (NEXT_HOP, ORIGIN, MED, common communities and paths) from one UPDATE to
-    the next. MP_REACH_NLRI / MP_UNREACH_NLRI carry NLRI and are never cached; neither are
-    malformed attributes. Bounded: the cache is emptied when it reaches ``max_entries``.
-
-    Args:
-        ctx: the session context the cached values were decoded with; decoding with another
-            context is refused.
-        max_entries: size bound.
-    """
-
-    __slots__ = ("_entries", "ctx", "max_entries")
-
-    #: Default bound: a full table holds on the order of 10^5 distinct AS paths and community
-    #: lists; 65536 entries of ~200 octets each stay around 10-15 MB.
-    DEFAULT_MAX_ENTRIES = 65536
-
-    def __init__(self, ctx: Negotiated, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
-        self.ctx = ctx
-        self.max_entries = max_entries
-        self._entries: dict[bytes, Attribute] = {}
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def check(self, ctx: Negotiated) -> None:
-        """Refuse a context other than the one the cache was made for.
-
-        Raises:
-            LocalProtocolError: ``ctx`` differs from the cache's context.
-        """
-        if ctx is not self.ctx and ctx != self.ctx:
-            raise LocalProtocolError("AttributeCache used with another session context")
-
-
 def decode_attribute_block(
     data: bytes | memoryview, start: int, end: int, ctx: Negotiated,
-    has_nlri_field: bool = False, cache: AttributeCache | None = None,
+    has_nlri_field: bool = False,
 ) -> tuple[tuple[Attribute, ...], tuple[MalformedAttribute, ...]]:
     """Decode the Path Attributes field of an UPDATE, applying RFC 7606.
 
@@ -169,7 +130,6 @@ def decode_attribute_block(
         end: offset just past the field (from Total Path Attribute Length).
         ctx: the session context.
         has_nlri_field: the UPDATE's NLRI field is not empty (NEXT_HOP is then mandatory).
-        cache: decoded values by wire bytes, for this ``ctx`` (see :class:`AttributeCache`).
 
     Returns:
         The attributes that decoded (first occurrence of each type, in wire order) and the
@@ -184,7 +144,6 @@ def decode_attribute_block(
     errors: list[MalformedAttribute] = []
     seen: set[int] = set()
     table = _TABLE
-    entries = cache._entries if cache is not None else None
     reach = has_nlri_field
     i = start
     while i < end:
@@ -221,13 +180,6 @@ def decode_attribute_block(
             errors.append(MalformedAttribute(code, _DISCARD, f"duplicate attribute {code}"))
             continue  # RFC 7606 §3 g: later occurrences are discarded
         seen.add(code)
-        key = b""
-        if entries is not None and code not in _MP:
-            key = bytes(data[i_attr:next_i])
-            hit = entries.get(key)
-            if hit is not None:
-                attributes.append(hit)
-                continue
         entry = table.get(code)
         if entry is None:
             if not flags & _OPTIONAL:  # RFC 4271 §6.3, not revised by RFC 7606
@@ -235,10 +187,7 @@ def decode_attribute_block(
                     f"unrecognized well-known attribute {code}", ErrorCode.UPDATE_MESSAGE_ERROR,
                     UpdateSubcode.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE, bytes(data[i_attr:next_i]),
                 )
-            unknown = UnknownAttribute(code, flags, bytes(data[value_start:next_i]))
-            if key and entries is not None:
-                _remember(entries, key, unknown, cache)
-            attributes.append(unknown)
+            attributes.append(UnknownAttribute(code, flags, bytes(data[value_start:next_i])))
             continue
         decoder, expected, special = entry
         if special:
@@ -269,25 +218,16 @@ def decode_attribute_block(
             errors.append(MalformedAttribute(code, _ON_MALFORMED[code], exc.reason,
                                              exc.subcode, raw, exc.family))
             continue
-        if flags & _KEPT:  # a new value: decoded values may be shared (ORIGIN, the cache)
+        if flags & _KEPT:  # a new value: decoded values may be shared (ORIGIN)
             attribute = replace(attribute, wire_flags=flags & _KEPT)  # type: ignore[arg-type]
         if code == _MP_REACH and len(attribute.nlri):  # type: ignore[union-attr]
             reach = True
-        elif key and entries is not None:
-            _remember(entries, key, attribute, cache)
         attributes.append(attribute)
     if reach:
         missing = _missing(seen, has_nlri_field)
         if missing is not None:
             errors.append(missing)
     return tuple(attributes), tuple(errors)
-
-
-def _remember(entries: dict[bytes, Attribute], key: bytes, value: Attribute,
-              cache: AttributeCache | None) -> None:
-    if cache is not None and len(entries) >= cache.max_entries:
-        entries.clear()
-    entries[key] = value
 
 
 def _truncated(code: int) -> MalformedAttribute:
