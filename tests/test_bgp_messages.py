@@ -431,3 +431,8 @@ def test_shared_values_are_not_changed_by_received_flags() -> None:
     for wire in (partial, plain, partial, plain):  # ORIGIN values are shared singletons
         message = decode_message(wire, CTX)
         assert encode_message(message, CTX) == wire
+
+
+def test_encode_refuses_an_unacceptable_hold_time() -> None:
+    with pytest.raises(LocalProtocolError):
+        encode_message(Open(65001, 2, IPv4Address("192.0.2.1")), CTX)

@@ -540,6 +540,8 @@ def encode_message(message: Message, ctx: Negotiated) -> bytes:
         if not (0 <= message.my_as <= 0xFFFF and 0 <= message.hold_time <= 0xFFFF
                 and 0 <= message.version <= 255):
             raise LocalProtocolError("OPEN field out of range (my AS is 2 octets: use AS_TRANS)")
+        if message.hold_time in (1, 2):  # RFC 4271 §4.2: zero or at least three seconds
+            raise LocalProtocolError(f"hold time {message.hold_time} is not 0 or >= 3")
         body = _OPEN.pack(message.version, message.my_as, message.hold_time,
                           message.bgp_id.packed, 0)[:-1] + _encode_params(message.capabilities)
         return _frame(MessageType.OPEN, body, MAX_MESSAGE_SIZE)

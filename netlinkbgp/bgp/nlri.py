@@ -528,6 +528,9 @@ class NlriList(Sequence[Nlri]):
         """Every NLRI as ``(value, length, path_id)`` without building objects.
 
         Intended for RIBs keyed by integers; ``rd`` and ``labels`` are not included.
+
+        Returns:
+            One tuple per NLRI, in order; ``path_id`` is ``None`` without ADD-PATH.
         """
         if self._wire is not None:
             return _packed_unicast(self._wire, self._family.max_length, self._add_path)
