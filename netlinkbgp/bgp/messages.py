@@ -432,8 +432,9 @@ def _decode_update(buf: bytes, ctx: Negotiated) -> Update:
     receive = ctx.add_path_receive
     add_path = bool(receive) and IPV4_UNICAST in receive
     try:
-        withdrawn = NlriList.decode(buf, IPV4_UNICAST, add_path=add_path, withdraw=True,
-                                    start=HEADER_SIZE + 2, end=withdrawn_end)
+        withdrawn = _NO_ROUTES if not withdrawn_len else NlriList.decode(
+            buf, IPV4_UNICAST, add_path=add_path, withdraw=True, start=HEADER_SIZE + 2,
+            end=withdrawn_end)
         nlri = NlriList.decode(buf, IPV4_UNICAST, add_path=add_path, start=attributes_end,
                                end=end)
     except DecodeError as exc:  # RFC 7606 §5.3: syntactically incorrect: session reset
@@ -454,6 +455,8 @@ def _decode_update(buf: bytes, ctx: Negotiated) -> Update:
 
 
 _new = object.__new__
+#: The empty Withdrawn Routes field, shared (NlriList values are immutable).
+_NO_ROUTES = NlriList(IPV4_UNICAST)
 _set_withdrawn = Update.__dict__["withdrawn"].__set__
 _set_attributes = Update.__dict__["attributes"].__set__
 _set_nlri = Update.__dict__["nlri"].__set__
