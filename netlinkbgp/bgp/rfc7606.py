@@ -20,13 +20,21 @@ speaker can act. When several errors occur the strongest action wins (RFC 7606 �
 from __future__ import annotations
 
 import enum
+import struct
 from dataclasses import dataclass, replace
+from ipaddress import IPv4Address
 
 from netlinkbgp.bgp.attributes import (
+    _ORIGINS,
+    _U32_STRUCTS,
     DECODERS,
     Attribute,
     AttributeValueError,
     UnknownAttribute,
+    _decode_as_path,
+    _new_communities,
+    _new_med,
+    _new_next_hop,
 )
 from netlinkbgp.bgp.capabilities import Negotiated
 from netlinkbgp.bgp.constants import AttrFlag, AttrType, ErrorCode, UpdateSubcode
@@ -106,6 +114,17 @@ _AS4_ONLY = frozenset({int(AttrType.AS4_PATH), int(AttrType.AS4_AGGREGATOR)})
 _MP = frozenset({int(AttrType.MP_REACH_NLRI), int(AttrType.MP_UNREACH_NLRI)})
 _MP_REACH = int(AttrType.MP_REACH_NLRI)
 _MANDATORY = frozenset({int(AttrType.ORIGIN), int(AttrType.AS_PATH), int(AttrType.NEXT_HOP)})
+_ORIGIN = int(AttrType.ORIGIN)
+_AS_PATH = int(AttrType.AS_PATH)
+_NEXT_HOP = int(AttrType.NEXT_HOP)
+_MED = int(AttrType.MULTI_EXIT_DISC)
+_COMMUNITIES = int(AttrType.COMMUNITIES)
+_WELL_KNOWN_FLAGS = int(AttrFlag.TRANSITIVE)
+_OPT_TRANS_FLAGS = int(AttrFlag.OPTIONAL | AttrFlag.TRANSITIVE)
+_OPT_NON_TRANS_FLAGS = int(AttrFlag.OPTIONAL)
+#: Community lists up to this many octets take the fast path (precompiled unpackers).
+_FAST_COMMUNITIES = 4 * len(_U32_STRUCTS)
+_U32 = struct.Struct("!I")
 #: Per type code: value decoder, RFC-mandated Optional/Transitive flags, and whether the code
 #: has session-dependent rules (external peer, 4-octet AS) checked before decoding.
 _TABLE = {
@@ -144,6 +163,9 @@ def decode_attribute_block(
     errors: list[MalformedAttribute] = []
     seen: set[int] = set()
     table = _TABLE
+    origins, u32, u32s = _ORIGINS, _U32, _U32_STRUCTS
+    new_next_hop, new_med, new_communities = _new_next_hop, _new_med, _new_communities
+    as_path = _decode_as_path
     reach = has_nlri_field
     i = start
     while i < end:
@@ -180,6 +202,31 @@ def decode_attribute_block(
             errors.append(MalformedAttribute(code, _DISCARD, f"duplicate attribute {code}"))
             continue  # RFC 7606 §3 g: later occurrences are discarded
         seen.add(code)
+        # Fast paths for the attributes nearly every UPDATE carries, when their flags are
+        # exactly the RFC ones and the length is right. Anything else (including every error)
+        # goes through the general path below, which owns the RFC 7606 decisions.
+        if flags == _WELL_KNOWN_FLAGS:
+            if code == _ORIGIN and length == 1:
+                origin = origins.get(data[value_start])
+                if origin is not None:
+                    attributes.append(origin)
+                    continue
+            elif code == _NEXT_HOP and length == 4:
+                attributes.append(new_next_hop(IPv4Address(u32.unpack_from(data, value_start)[0])))
+                continue
+            elif code == _AS_PATH:
+                try:
+                    attributes.append(as_path(data[value_start:next_i], ctx))
+                    continue
+                except AttributeValueError:
+                    pass  # decoded again below, where the error is recorded
+        elif code == _MED and flags == _OPT_NON_TRANS_FLAGS and length == 4:
+            attributes.append(new_med(u32.unpack_from(data, value_start)[0]))
+            continue
+        elif (code == _COMMUNITIES and flags == _OPT_TRANS_FLAGS and length
+              and not length & 3 and length < _FAST_COMMUNITIES):
+            attributes.append(new_communities(u32s[length >> 2].unpack_from(data, value_start)))
+            continue
         entry = table.get(code)
         if entry is None:
             if not flags & _OPTIONAL:  # RFC 4271 §6.3, not revised by RFC 7606
