@@ -265,8 +265,11 @@ def decode_attribute_block(
             errors.append(MalformedAttribute(code, _ON_MALFORMED[code], exc.reason,
                                              exc.subcode, raw, exc.family))
             continue
-        if flags & _KEPT:  # a new value: decoded values may be shared (ORIGIN)
-            attribute = replace(attribute, wire_flags=flags & _KEPT)  # type: ignore[arg-type]
+        if flags & _KEPT:
+            if code == _ORIGIN:  # ORIGIN values are shared: make a new one
+                attribute = replace(attribute, wire_flags=flags & _KEPT)  # type: ignore[arg-type]
+            else:  # a value built just now for this message
+                object.__setattr__(attribute, "wire_flags", flags & _KEPT)
         if code == _MP_REACH and len(attribute.nlri):  # type: ignore[union-attr]
             reach = True
         attributes.append(attribute)
