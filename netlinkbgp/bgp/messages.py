@@ -317,13 +317,14 @@ def decode_message(data: bytes | bytearray | memoryview, ctx: Negotiated) -> Mes
         RemoteProtocolError: the message is malformed in a way that resets the session; its
             code, subcode and data are the NOTIFICATION to send.
     """
-    buf = bytes(data)
+    buf = data if type(data) is bytes else bytes(data)
     size = len(buf)
     if size < HEADER_SIZE:
         raise _bad_length(size, "shorter than a header")
-    marker, length, kind = _HEADER.unpack_from(buf, 0)
-    if marker != MARKER:
+    if not buf.startswith(MARKER):
         raise _not_synchronized()
+    length = (buf[16] << 8) | buf[17]
+    kind = buf[18]
     if length != size:
         raise _bad_length(length, f"the message has {size} octets")
     if length > MAX_MESSAGE_SIZE and not ctx.extended_message:  # RFC 8654 §4

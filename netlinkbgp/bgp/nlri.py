@@ -487,27 +487,30 @@ class NlriList(Sequence[Nlri]):
         """
         if end is None:
             end = len(data)
-        self = _new(cls)
-        self._family = family
-        self._hash = None
-        self._add_path = add_path
         safi = family.safi
-        if safi in (_UNICAST, _MULTICAST):
-            if start == end:
-                return _EMPTY_V4 if family is IPV4_UNICAST else cls(family)
-            max_length = 32 if family.afi == _IPV4 else 128
-            count, dirty = _scan_unicast(data, start, end, max_length, add_path)
-            self._count = count
-            self._items = None
-            self._wire = bytes(data[start:end])
-        elif safi in (_LABELED, _VPN):
+        if safi in (_LABELED, _VPN):
             items = _decode_labelled(data, start, end, family, add_path, withdraw)
+            self = _new(cls)
+            self._family = family
+            self._hash = None
+            self._add_path = add_path
             self._items = items
             self._count = len(items)
             self._wire = None
             return self
-        else:
+        if safi not in (_UNICAST, _MULTICAST):
             raise DecodeError(f"family {family} is not supported", start)
+        if start == end:
+            return _EMPTY_V4 if family is IPV4_UNICAST else cls(family)
+        max_length = 32 if family.afi == _IPV4 else 128
+        count, dirty = _scan_unicast(data, start, end, max_length, add_path)
+        self = _new(cls)
+        self._family = family
+        self._hash = None
+        self._add_path = add_path
+        self._count = count
+        self._items = None
+        self._wire = bytes(data[start:end])
         if dirty:  # normalise trailing bits once, so the stored wire form is canonical
             self._wire = b"".join(
                 (_U32.pack(p) if add_path and p is not None else b"")
