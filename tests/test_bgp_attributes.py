@@ -250,3 +250,22 @@ def test_attribute_sets_round_trip(data: st.DataObject) -> None:
     decoded, errors = decode_attribute_block(wire, 0, len(wire), ctx)
     assert errors == ()  # no NLRI in play, so nothing is mandatory
     assert list(decoded) == attributes
+
+
+@pytest.mark.parametrize(
+    ("plain", "extended"),
+    [
+        ("40 01 01 01", "50 01 0001 01"),
+        ("40 02 06 02 01 0000fde9", "50 02 0006 02 01 0000fde9"),
+        ("40 03 04 c0000201", "50 03 0004 c0000201"),
+        ("80 04 04 00000064", "90 04 0004 00000064"),
+        ("c0 08 08 ffffff01 fde90064", "d0 08 0008 ffffff01 fde90064"),
+    ],
+)
+def test_fast_and_general_paths_agree(plain: str, extended: str) -> None:
+    """Exact RFC flags take the walker's fast path; the Extended Length bit takes the general
+    path. Both give the same value, and each re-encodes to its own bytes."""
+    fast, general = decode_one(h(plain)), decode_one(h(extended))
+    assert fast == general
+    assert encode_attribute(fast, CTX) == h(plain)  # type: ignore[arg-type]
+    assert encode_attribute(general, CTX) == h(extended)  # type: ignore[arg-type]
