@@ -8,7 +8,6 @@ from ipaddress import IPv4Address, IPv6Address
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies_bgp import attribute_sets, contexts
 
 from netlinkbgp.bgp import (
     IPV4_UNICAST,
@@ -47,6 +46,7 @@ from netlinkbgp.bgp.constants import AS_TRANS, AsPathSegmentType, UpdateSubcode
 from netlinkbgp.bgp.rfc7606 import decode_attribute_block
 from netlinkbgp.errors import LocalProtocolError
 from netlinkbgp.route import Origin, RouteDistinguisher, format_ext_community, parse_route_target
+from tests.strategies_bgp import attribute_sets, contexts
 
 CTX = Negotiated.default()
 CTX2 = Negotiated.default(asn4=False)

@@ -7,7 +7,6 @@ from ipaddress import IPv4Address
 
 import pytest
 from hypothesis import given, settings
-from strategies_bgp import capabilities
 
 from netlinkbgp.bgp import (
     IPV4_LABELED,
@@ -37,6 +36,7 @@ from netlinkbgp.bgp import (
 from netlinkbgp.bgp.capabilities import decode_capability, encode_capability
 from netlinkbgp.bgp.constants import AS_TRANS, ErrorCode, OpenSubcode
 from netlinkbgp.errors import DecodeError, LocalProtocolError, RemoteProtocolError
+from tests.strategies_bgp import capabilities
 
 
 def h(text: str) -> bytes:

@@ -27,7 +27,6 @@ from construct import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies_bgp import capabilities, contexts, messages, opens
 
 from netlinkbgp.bgp import (
     AddPath,
@@ -50,6 +49,7 @@ from netlinkbgp.bgp import (
     encode_message,
 )
 from netlinkbgp.bgp.capabilities import decode_capability, encode_capability
+from tests.strategies_bgp import capabilities, contexts, messages, opens
 
 # -- the construct definitions ---------------------------------------------------------------
 

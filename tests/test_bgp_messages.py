@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies_bgp import contexts, messages, updates
 
 from netlinkbgp.bgp import (
     IPV4_UNICAST,
@@ -48,6 +47,7 @@ from netlinkbgp.bgp.constants import (
 )
 from netlinkbgp.errors import DecodeError, LocalProtocolError, RemoteProtocolError
 from netlinkbgp.route import Origin, RouteDistinguisher
+from tests.strategies_bgp import contexts, messages, updates
 
 CTX = Negotiated.default()
 HEADER = ErrorCode.MESSAGE_HEADER_ERROR

@@ -7,7 +7,6 @@ from ipaddress import IPv4Network, IPv6Network
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies_bgp import FAMILIES, nlri_lists
 
 from netlinkbgp.bgp import (
     IPV4_LABELED,
@@ -22,6 +21,7 @@ from netlinkbgp.bgp import (
 from netlinkbgp.bgp.nlri import encode_nlri
 from netlinkbgp.errors import DecodeError, InvalidValueError, LocalProtocolError
 from netlinkbgp.route import RouteDistinguisher
+from tests.strategies_bgp import FAMILIES, nlri_lists
 
 
 def h(text: str) -> bytes:
