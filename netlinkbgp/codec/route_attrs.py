@@ -12,7 +12,7 @@ to the walk. The result is the same ``(type, value)`` tuple either way.
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from netlinkbgp.codec.attrs import Attr, RouteCacheInfo, decode_attrs
 from netlinkbgp.codec.constants import Rta
@@ -28,6 +28,10 @@ _NLA_HDR = struct.Struct("=HH")
 _U32 = struct.Struct("=I")
 _RTA_CACHEINFO = struct.Struct("=IIiIIIII")
 _tuple_new = tuple.__new__
+_unpack_u32 = _U32.unpack_from
+_unpack_cache = _RTA_CACHEINFO.unpack
+#: Marks a key not seen yet (distinct from (), a key seen and not inlinable).
+_UNSEEN: tuple[Any, ...] = (None,)
 
 #: Attributes a shape may hold: type -> (wire length, struct code of the value).
 _SIMPLE = (
@@ -53,7 +57,9 @@ class RouteShapes:
     __slots__ = ("shapes",)
 
     def __init__(self) -> None:
-        self.shapes: dict[int, _Shape | None] = {}
+        #: block length << 32 | first header -> (unpack_from, headers, types, cacheinfo index),
+        #: or () for a block we do not inline.
+        self.shapes: dict[int, tuple[Any, ...]] = {}
 
     def learn(self, data: bytes, start: int, end: int) -> _Shape | None:
         """The shape of ``data[start:end]``, or None when it has an attribute we do not inline
@@ -86,24 +92,27 @@ def decode_route_attrs(data: bytes, start: int, end: int, shapes: RouteShapes) -
     Raises:
         netlinkbgp.errors.DecodeError: as :func:`~netlinkbgp.codec.attrs.decode_attrs`.
     """
-    if end - start >= 4:
-        key = (end - start) << 32 | _U32.unpack_from(data, start)[0]
+    size = end - start
+    if size >= 4:
+        key = size << 32 | _unpack_u32(data, start)[0]
         known = shapes.shapes
-        if key not in known:
+        shape = known.get(key, _UNSEEN)
+        if shape is _UNSEEN:
             # First sight of this key: validate the block the slow way, then learn it.
             attrs = decode_attrs(data, start, end, ROUTE_SPEC)
             if len(known) < MAX_SHAPES:
-                known[key] = shapes.learn(data, start, end)
+                learned = shapes.learn(data, start, end)
+                known[key] = () if learned is None else (
+                    learned.unpack.unpack_from, learned.headers, learned.types,
+                    learned.cacheinfo)
             return attrs
-        shape = known[key]
-        if shape is not None:
-            values = shape.unpack.unpack_from(data, start)
-            if values[0::2] == shape.headers:
-                if shape.cacheinfo < 0:
-                    return tuple(zip(shape.types, values[1::2], strict=True))
+        if shape:
+            unpack, headers, types, cacheinfo = shape
+            values = unpack(data, start)
+            if values[0::2] == headers:
+                if cacheinfo < 0:
+                    return tuple(zip(types, values[1::2]))  # noqa: B905 - equal by construction
                 found = list(values[1::2])
-                at = shape.cacheinfo
-                found[at] = _tuple_new(RouteCacheInfo, _RTA_CACHEINFO.unpack(found[at]))
-                return tuple(zip(shape.types, found, strict=True))
+                found[cacheinfo] = _tuple_new(RouteCacheInfo, _unpack_cache(found[cacheinfo]))
+                return tuple(zip(types, found))  # noqa: B905
     return decode_attrs(data, start, end, ROUTE_SPEC)
-
