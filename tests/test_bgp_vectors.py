@@ -93,12 +93,6 @@ UNKNOWN_CAPABILITY_NAMES = {9: "bgp_role", 71: "long_lived_graceful_restart",
 
 # -- known differences ----------------------------------------------------------------------
 
-_MP_NOT_FIRST = (
-    "GoBGP sends MP_REACH_NLRI after ORIGIN/AS_PATH (and other attributes); our encoder always "
-    "writes MP_REACH/MP_UNREACH first, as RFC 7606 §5.1 says a sender SHALL. Not a decoding bug; "
-    "the re-encoded bytes differ only by that attribute's position (see "
-    "test_reencode_differs_only_by_mp_attribute_position)."
-)
 _WITHDRAW_LABEL = (
     "GoBGP's VPN withdrawal carries the route's label 101 (0x000651) in the RFC 8277 §2.4 "
     "Compatibility field. RFC 8277 §2.4: 'Upon reception, the value of the Compatibility field "
@@ -109,12 +103,6 @@ _WITHDRAW_LABEL = (
 
 #: (test function, vector file) -> reason. Each is a diagnosed difference, not a flake.
 KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
-    ("test_reencode_is_byte_identical", "gobgp_unicast_4.json"): _MP_NOT_FIRST,
-    ("test_reencode_is_byte_identical", "gobgp_vpn_1.json"): _MP_NOT_FIRST,
-    ("test_reencode_is_byte_identical", "gobgp_vpn_2.json"): _MP_NOT_FIRST,
-    ("test_reencode_is_byte_identical", "gobgp_vpn_4.json"): _MP_NOT_FIRST,
-    ("test_reencode_is_byte_identical", "gobgp_vpn_5.json"): _MP_NOT_FIRST,
-    ("test_reencode_is_byte_identical", "gobgp_vpn_6.json"): _MP_NOT_FIRST,
     ("test_decode_matches_expected", "gobgp_vpn_8.json"): _WITHDRAW_LABEL,
     ("test_reencode_is_byte_identical", "gobgp_vpn_8.json"): _WITHDRAW_LABEL,
 }
@@ -466,34 +454,16 @@ def test_truncated_body_with_fixed_length(name: str) -> None:
             pytest.fail(f"cut at {cut}: {type(exc).__name__}: {exc}")
 
 
-def _mp_first(data: bytes) -> bytes:
-    """The UPDATE with its MP_REACH/MP_UNREACH attribute moved first (RFC 7606 §5.1)."""
-    (withdrawn_len,) = struct.unpack_from("!H", data, 19)
-    start = 21 + withdrawn_len + 2
-    (attributes_len,) = struct.unpack_from("!H", data, start - 2)
-    end = start + attributes_len
-    pieces: list[tuple[int, bytes]] = []
-    i = start
-    while i < end:
-        code, extended = data[i + 1], data[i] & 0x10  # Extended Length: 2-octet length
-        length = struct.unpack_from("!H", data, i + 2)[0] if extended else data[i + 2]
-        j = i + (4 if extended else 3) + length
-        pieces.append((code, data[i:j]))
-        i = j
-    ordered = sorted(pieces, key=lambda p: p[0] not in (14, 15))  # stable: others keep order
-    return data[:start] + b"".join(p for _, p in ordered) + data[end:]
-
-
-@pytest.mark.parametrize("name", [
-    name for (test, name), reason in KNOWN_DIFFERENCES.items()
-    if test == "test_reencode_is_byte_identical" and reason == _MP_NOT_FIRST
-])
-def test_reencode_differs_only_by_mp_attribute_position(name: str) -> None:
-    """Where the daemon put MP_REACH_NLRI later, our bytes are the daemon's with it first."""
+def test_daemon_attribute_order_is_kept_on_reencode() -> None:
+    """GoBGP puts MP_REACH_NLRI after ORIGIN and AS_PATH; the encoder keeps the order it was
+    given, so relaying or re-encoding a received UPDATE changes nothing on the wire."""
+    name = "gobgp_unicast_4.json"
     ctx = context(name)
-    data = wire(name)
-    assert _mp_first(data) != data
-    assert encode_message(decode_message(data, ctx), ctx).hex() == _mp_first(data).hex()
+    update = decode_message(wire(name), ctx)
+    assert isinstance(update, Update)
+    codes = [type(a).__name__ for a in update.attributes]
+    assert codes.index("MpReachNlri") > 0
+    assert encode_message(update, ctx) == wire(name)
 
 
 def test_withdrawal_label_is_the_only_difference_in_vpn_withdrawal() -> None:

@@ -489,8 +489,10 @@ def _encode_params(capabilities: Iterable[Capability]) -> bytes:
 def encode_update_body(update: Update, ctx: Negotiated) -> bytes:
     """The UPDATE message body (everything after the header).
 
-    MP_REACH_NLRI and MP_UNREACH_NLRI are written first (RFC 7606 §5.1), the other attributes
-    in the order given.
+    Attributes are written in the order given, so a received UPDATE re-encodes byte for byte
+    even from a peer that does not put MP_REACH_NLRI first, and a test harness can send exactly
+    the order it wants. :func:`~netlinkbgp.bgp.packing.pack_updates` (what the speaker uses)
+    puts MP_REACH_NLRI / MP_UNREACH_NLRI first, as RFC 7606 §5.1 asks of a sender.
 
     Raises:
         LocalProtocolError: something cannot be encoded for this session.
@@ -500,9 +502,7 @@ def encode_update_body(update: Update, ctx: Negotiated) -> bytes:
         if part.family != IPV4_UNICAST:
             raise LocalProtocolError(f"UPDATE NLRI fields carry IPv4 unicast, not {part.family}")
     withdrawn = update.withdrawn.encode(add_path=add_path, withdraw=True)
-    ordered = sorted(update.attributes,
-                     key=lambda a: not isinstance(a, MpReachNlri | MpUnreachNlri))
-    attributes = b"".join(encode_attribute(a, ctx) for a in ordered)
+    attributes = b"".join(encode_attribute(a, ctx) for a in update.attributes)
     nlri = update.nlri.encode(add_path=add_path)
     if len(withdrawn) > 0xFFFF or len(attributes) > 0xFFFF:
         raise LocalProtocolError("UPDATE field longer than 65535 octets")
