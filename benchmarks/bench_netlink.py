@@ -85,14 +85,16 @@ def _timed_process(argv: list[str]) -> tuple[float, int]:
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
     peak = 0
     status_file = f"/proc/{process.pid}/status"
+    name = Path(argv[0]).name[:15]  # the kernel's comm is 15 characters at most
     while process.poll() is None:
         try:
             with open(status_file) as handle:
-                for line in handle:
-                    if line.startswith("VmHWM:"):
-                        peak = max(peak, int(line.split()[1]) * 1024)
+                fields = dict(line.split(":", 1) for line in handle if ":" in line)
         except OSError:
-            pass
+            fields = {}
+        # Until exec the child is still a copy of us (same name, our memory): skip that.
+        if fields.get("Name", "").strip() == name and "VmHWM" in fields:
+            peak = max(peak, int(fields["VmHWM"].split()[0]) * 1024)
         time.sleep(0.005)
     seconds = time.perf_counter() - started
     if process.returncode != 0:
