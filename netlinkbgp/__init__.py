@@ -13,11 +13,15 @@ from netlinkbgp.errors import (
     RemoteProtocolError,
     TransportError,
 )
+from netlinkbgp.importer import ImportConfig, Importer, ImportStats, VrfImport
 from netlinkbgp.route import NextHop, Origin, Route, RouteDistinguisher, RouteEvent, RouteSink
 
 __all__ = [
     "ConfigError",
     "DecodeError",
+    "ImportConfig",
+    "ImportStats",
+    "Importer",
     "InvalidValueError",
     "LocalProtocolError",
     "NetlinkBGPError",
@@ -30,6 +34,7 @@ __all__ = [
     "RouteEvent",
     "RouteSink",
     "TransportError",
+    "VrfImport",
 ]
 
 __version__ = "0.1.0"
