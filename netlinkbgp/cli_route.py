@@ -78,21 +78,31 @@ def _address(text: str) -> tuple[int, bytes]:
         raise InvalidValueError(f"{text!r} is not an IP address") from None
 
 
+_HOST_MASKS = {bits: tuple((1 << (bits - n)) - 1 for n in range(bits + 1)) for bits in (32, 128)}
+_inet_pton = socket.inet_pton
+_AF_INET = socket.AF_INET
+_AF_INET6 = socket.AF_INET6
+
+
 def _prefix(text: str) -> tuple[int, bytes, int]:
     """(family, packed network, length) of ``PREFIX`` in ``ip route`` syntax."""
-    if text in ("default", "0/0", "default6", "::/0"):
-        v6 = text in ("default6", "::/0")
-        return (socket.AF_INET6, bytes(16), 0) if v6 else (socket.AF_INET, bytes(4), 0)
     address, _, length_text = text.partition("/")
-    family, packed = _address(address)
-    bits = len(packed) * 8
-    length = bits
+    family = _AF_INET6 if ":" in address else _AF_INET
+    try:
+        packed = _inet_pton(family, address)
+    except OSError:
+        if text in ("default", "0/0", "default6", "::/0"):
+            v6 = text in ("default6", "::/0")
+            return (_AF_INET6, bytes(16), 0) if v6 else (_AF_INET, bytes(4), 0)
+        raise InvalidValueError(f"{address!r} is not an IP address") from None
+    bits = 32 if family == _AF_INET else 128
     if length_text:
         if not length_text.isdigit() or int(length_text) > bits:
             raise InvalidValueError(f"bad prefix length in {text!r}")
         length = int(length_text)
-    host = int.from_bytes(packed, "big") & ((1 << (bits - length)) - 1)
-    if host:
+    else:
+        length = bits
+    if int.from_bytes(packed, "big") & _HOST_MASKS[bits][length]:
         raise InvalidValueError(f"{text!r} has host bits set")
     return family, packed, length
 
@@ -209,11 +219,14 @@ def parse_batch(
             problems.append((number, options))
             continue
         gateway, oif, onlink, table, metric, protocol = options
-        commands.append((number, op, RouteSpec(family, dst, dst_len, table, protocol, metric,
-                                               gateway, oif, onlink)))
+        spec = _tuple_new(RouteSpec, (family, dst, dst_len, table, protocol, metric, gateway,
+                                      oif, onlink, _UNICAST))
+        commands.append((number, op, spec))
     return commands, problems
 
 
+_tuple_new = tuple.__new__
+_UNICAST = int(Rtn.RTN_UNICAST)
 #: Distinct option lists remembered while parsing a batch (memory bound for odd files).
 MAX_CACHED_OPTIONS = 4096
 
