@@ -27,10 +27,12 @@ import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from netlinkbgp.bgp.session import CloseRequested, Event, Session, SessionConfig, State
 from netlinkbgp.errors import TransportError
 
 __all__ = [
     "NamespaceError",
+    "SessionPair",
     "enter_named_netns",
     "ip",
     "netns_available",
@@ -205,3 +207,94 @@ def netns_available() -> str | None:
     except NamespaceError as exc:
         return str(exc)
     return None
+
+
+class SessionPair:
+    """Two BGP sessions wired back to back in memory, with the clock in hand (no sockets).
+
+    ``a`` connects actively, ``b`` passively. :meth:`pump` moves bytes both ways until both
+    are quiet; :meth:`advance` moves the clock, firing every timer on the way in order.
+    Every event each session emits is kept in :attr:`events_a` / :attr:`events_b`.
+
+    Args:
+        a: configuration of the active side.
+        b: configuration of the passive side.
+        now: the starting time.
+    """
+
+    def __init__(self, a: SessionConfig, b: SessionConfig, now: float = 0.0) -> None:
+        self.a = Session(a)
+        self.b = Session(b)
+        self.now = now
+        self.events_a: list[Event] = []
+        self.events_b: list[Event] = []
+        self.connected = False
+        #: drop bytes in these directions ("a->b", "b->a") to simulate a stalled link
+        self.blocked: set[str] = set()
+
+    def connect(self) -> None:
+        """Start both sides and bring the TCP connection up."""
+        self.a.start(self.now)
+        self.b.start(self.now, passive=True)
+        self.a.connection_made(self.now, outgoing=True)
+        self.b.connection_made(self.now, outgoing=False)
+        self.connected = True
+        self.pump()
+
+    def establish(self) -> None:
+        """:meth:`connect`, and check both sides reached Established.
+
+        Raises:
+            AssertionError: they did not (the events say why).
+        """
+        self.connect()
+        if self.a.state is not State.ESTABLISHED or self.b.state is not State.ESTABLISHED:
+            raise AssertionError(f"not established: {self.events_a} / {self.events_b}")
+
+    def _collect(self, session: Session, into: list[Event]) -> bool:
+        closed = False
+        while (event := session.next_event()) is not None:
+            into.append(event)
+            if isinstance(event, CloseRequested):
+                closed = True
+        return closed
+
+    def pump(self) -> None:
+        """Deliver queued bytes both ways until neither side has anything to send."""
+        while True:
+            moved = False
+            for src, dst, direction in ((self.a, self.b, "a->b"), (self.b, self.a, "b->a")):
+                data = src.data_to_send()
+                if data and self.connected and direction not in self.blocked:
+                    dst.receive_data(data, self.now)
+                    moved = True
+            closed_a = self._collect(self.a, self.events_a)
+            closed_b = self._collect(self.b, self.events_b)
+            if (closed_a or closed_b) and self.connected:
+                self.connected = False
+                # The NOTIFICATION (if any) went out before the close: deliver it, then drop.
+                for src, dst in ((self.a, self.b), (self.b, self.a)):
+                    data = src.data_to_send()
+                    if data:
+                        dst.receive_data(data, self.now)
+                for session in (self.a, self.b):
+                    if session.state is not State.IDLE:
+                        session.connection_lost(self.now)
+                self._collect(self.a, self.events_a)
+                self._collect(self.b, self.events_b)
+                moved = True
+            if not moved:
+                return
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward, firing due timers in time order and pumping after each."""
+        target = self.now + seconds
+        while True:
+            due = [t for t in (self.a.get_timer(), self.b.get_timer()) if t is not None]
+            if not due or min(due) > target:
+                break
+            self.now = max(self.now, min(due))
+            self.a.handle_timer(self.now)
+            self.b.handle_timer(self.now)
+            self.pump()
+        self.now = target
