@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network
 from typing import Any, ClassVar, overload
 
@@ -137,6 +137,9 @@ class Nlri:
         rd: route distinguisher of a VPN route (RFC 4364), else ``None``.
         labels: MPLS labels (20-bit values), outermost first (RFC 8277); empty for unicast
             routes and for withdrawals of labelled routes, whose label field has no meaning.
+        compat: the 24-bit label field a received withdrawal carried (RFC 8277 §2.4: ignored
+            on receipt). Not part of the identity (excluded from equality); kept only so a
+            received withdrawal re-encodes byte for byte. ``None`` writes 0x800000.
 
     Raises:
         InvalidValueError: a field is out of range or host bits are set.
@@ -148,6 +151,7 @@ class Nlri:
     path_id: int | None = None
     rd: RouteDistinguisher | None = None
     labels: tuple[int, ...] = ()
+    compat: int | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.afi not in (AFI.IPV4, AFI.IPV6):
@@ -225,11 +229,12 @@ _set_length = _slot_setter(Nlri, "length")
 _set_path_id = _slot_setter(Nlri, "path_id")
 _set_rd = _slot_setter(Nlri, "rd")
 _set_labels = _slot_setter(Nlri, "labels")
+_set_compat = _slot_setter(Nlri, "compat")
 
 
 def _trusted(
     afi: int, value: int, length: int, path_id: int | None,
-    rd: RouteDistinguisher | None, labels: tuple[int, ...],
+    rd: RouteDistinguisher | None, labels: tuple[int, ...], compat: int | None = None,
 ) -> Nlri:
     obj = _new(Nlri)
     _set_afi(obj, afi)
@@ -238,6 +243,7 @@ def _trusted(
     _set_path_id(obj, path_id)
     _set_rd(obj, rd)
     _set_labels(obj, labels)
+    _set_compat(obj, compat)
     return obj
 
 
@@ -347,10 +353,13 @@ def _decode_labelled(
             raise DecodeError("NLRI runs past the end of its field", end)
         i += 1
         labels: list[int] = []
+        compat: int | None = None
         if withdraw:
-            # RFC 8277 §2.4: a withdrawal's label field is ignored on receipt (0x800000 or 0).
+            # RFC 8277 §2.4: a withdrawal's label field is ignored on receipt (0x800000 or 0);
+            # it is kept aside only to re-encode the same bytes.
             if bits < _LABEL_BITS:
                 raise DecodeError("labelled NLRI shorter than one label", i - 1)
+            compat = (buf[i] << 16) | (buf[i + 1] << 8) | buf[i + 2]
             bits -= _LABEL_BITS
             i += 3
         else:
@@ -378,7 +387,7 @@ def _decode_labelled(
         nbytes = j - i
         value = int.from_bytes(buf[i:j], "big") << (max_length - (nbytes << 3))
         value &= (_MASKS_V4 if max_length == 32 else _MASKS_V6)[bits]
-        out.append(_trusted(afi, value, bits, path_id, rd, tuple(labels)))
+        out.append(_trusted(afi, value, bits, path_id, rd, tuple(labels), compat))
         i = j
     return tuple(out)
 
@@ -417,7 +426,8 @@ def encode_nlri(nlri: Nlri, family: Family, add_path: bool, withdraw: bool = Fal
         return head + bytes((nlri.length,)) + prefix
     body = bytearray()
     if withdraw:
-        body += WITHDRAW_LABEL.to_bytes(3, "big")
+        compat = WITHDRAW_LABEL if nlri.compat is None else nlri.compat
+        body += compat.to_bytes(3, "big")
     else:
         if not nlri.labels:
             raise LocalProtocolError(f"{nlri} needs at least one label for {family}")
