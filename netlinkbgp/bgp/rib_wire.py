@@ -1,0 +1,242 @@
+"""Wire-level helpers of the RIB: a fast UPDATE scanner and prefix-key codecs.
+
+A full table is ~400k UPDATEs with nearly one attribute set each, so the RIB cannot afford to
+build attribute objects for every message. :func:`scan_update` reads an UPDATE straight into
+what the RIB stores -- prefix keys and the attribute block bytes -- and *validates* the block
+without building anything. It accepts only the plain, well-formed case: every attribute known,
+sent with exactly its RFC flags (Extended Length allowed), the right length, no duplicates, the
+mandatory ones present, unicast NLRI. For anything else it returns ``None`` and the caller
+decodes the message with :func:`~netlinkbgp.bgp.messages.decode_message`, which owns every
+RFC 7606 decision. So the fast path never accepts what the full decoder would flag; the tests
+check that both paths give the same RIB.
+
+Prefix keys (see :mod:`netlinkbgp.bgp.rib`): ``value << 8 | length`` for unicast, with the
+route distinguisher as a 64-bit integer above it for VPN families.
+"""
+
+from __future__ import annotations
+
+from netlinkbgp.bgp.capabilities import Negotiated
+from netlinkbgp.bgp.constants import HEADER_SIZE, MARKER, AttrType
+from netlinkbgp.bgp.nlri import IPV6_UNICAST
+
+__all__ = ["ScannedUpdate", "encode_unicast_keys", "scan_update", "strip_mp", "validate_block"]
+
+_ORIGIN = int(AttrType.ORIGIN)
+_AS_PATH = int(AttrType.AS_PATH)
+_NEXT_HOP = int(AttrType.NEXT_HOP)
+_MED = int(AttrType.MULTI_EXIT_DISC)
+_LOCAL_PREF = int(AttrType.LOCAL_PREF)
+_ATOMIC = int(AttrType.ATOMIC_AGGREGATE)
+_AGGREGATOR = int(AttrType.AGGREGATOR)
+_COMMUNITIES = int(AttrType.COMMUNITIES)
+_ORIGINATOR = int(AttrType.ORIGINATOR_ID)
+_CLUSTER = int(AttrType.CLUSTER_LIST)
+_MP_REACH = int(AttrType.MP_REACH_NLRI)
+_MP_UNREACH = int(AttrType.MP_UNREACH_NLRI)
+_EXT_COMMUNITIES = int(AttrType.EXTENDED_COMMUNITIES)
+_LARGE = int(AttrType.LARGE_COMMUNITY)
+
+#: Exact flags (Optional, Transitive; Partial clear) of the attributes the fast path accepts.
+#: Any other code, including AS4_PATH / AS4_AGGREGATOR, goes to the full decoder.
+_FLAGS = {
+    _ORIGIN: 0x40, _AS_PATH: 0x40, _NEXT_HOP: 0x40, _MED: 0x80, _LOCAL_PREF: 0x40,
+    _ATOMIC: 0x40, _AGGREGATOR: 0xC0, _COMMUNITIES: 0xC0, _ORIGINATOR: 0x80, _CLUSTER: 0x80,
+    _EXT_COMMUNITIES: 0xC0, _LARGE: 0xC0,
+}
+#: Attributes an external peer's UPDATE must not carry (RFC 7606 §7.5, §7.9, §7.10).
+_INTERNAL_ONLY = frozenset({_LOCAL_PREF, _ORIGINATOR, _CLUSTER})
+_EXTENDED = 0x10
+_UPDATE_TYPE = 2
+_MASKS_V4 = tuple((0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF for n in range(33))
+_MASKS_V6 = tuple(((1 << 128) - 1) ^ ((1 << (128 - n)) - 1) for n in range(129))
+
+
+def validate_block(
+    data: bytes, start: int, end: int, asn4: bool, ebgp: bool | None, next_hop: bool
+) -> bool:
+    """True when the attribute block is plainly well formed (see the module docstring).
+
+    Args:
+        data: the buffer.
+        start: offset of the first attribute.
+        end: offset just past the block.
+        asn4: AS_PATH carries 4-octet AS numbers.
+        ebgp: the session is external (``None``: unknown), so internal-only attributes are
+            left to the full decoder.
+        next_hop: NEXT_HOP is mandatory (the UPDATE uses the NLRI field).
+
+    Returns:
+        ``True`` when the full decoder would accept the block without any RFC 7606 error;
+        ``False`` means "not known to be clean", never "malformed".
+    """
+    flags_of = _FLAGS
+    width = 4 if asn4 else 2
+    seen = 0
+    i = start
+    while i < end:
+        if i + 3 > end:
+            return False
+        flags = data[i]
+        code = data[i + 1]
+        if flags & _EXTENDED:
+            if i + 4 > end:
+                return False
+            length = (data[i + 2] << 8) | data[i + 3]
+            j = i + 4
+        else:
+            length = data[i + 2]
+            j = i + 3
+        nxt = j + length
+        if nxt > end or flags & 0xEF != flags_of.get(code, -1):
+            return False
+        bit = 1 << code
+        if seen & bit:
+            return False
+        seen |= bit
+        if code == _AS_PATH:
+            while j < nxt:  # RFC 7606 §7.2: known type, non-zero count, no overrun
+                if j + 2 > nxt or not 1 <= data[j] <= 4 or not data[j + 1]:
+                    return False
+                j += 2 + data[j + 1] * width
+            if j != nxt:
+                return False
+        elif code == _ORIGIN:
+            if length != 1 or data[j] > 2:
+                return False
+        elif code in (_COMMUNITIES, _CLUSTER):
+            if not length or length & 3:
+                return False
+        elif code == _LARGE:
+            if not length or length % 12:
+                return False
+        elif code == _EXT_COMMUNITIES:
+            if not length or length & 7:
+                return False
+        elif code == _ATOMIC:
+            if length:
+                return False
+        elif code == _AGGREGATOR:
+            if length != (8 if asn4 else 6):
+                return False
+        elif length != 4:  # NEXT_HOP, MED, LOCAL_PREF, ORIGINATOR_ID
+            return False
+        if code in _INTERNAL_ONLY and ebgp:
+            return False
+        i = nxt
+    need = (1 << _ORIGIN) | (1 << _AS_PATH) | ((1 << _NEXT_HOP) if next_hop else 0)
+    return seen & need == need
+
+
+def _unicast_keys(
+    data: bytes, start: int, end: int, bits: int, masks: tuple[int, ...]
+) -> list[int] | None:
+    """``value << 8 | length`` of every prefix of a plain field, or ``None`` if malformed."""
+    keys: list[int] = []
+    append = keys.append
+    from_bytes = int.from_bytes
+    i = start
+    while i < end:
+        plen = data[i]
+        nbytes = (plen + 7) >> 3
+        j = i + 1 + nbytes
+        if plen > bits or j > end:
+            return None
+        append(((from_bytes(data[i + 1 : j], "big") << (bits - (nbytes << 3))) & masks[plen])
+               << 8 | plen)
+        i = j
+    return keys
+
+
+def strip_mp(raw: bytes) -> bytes:
+    """The attribute block without MP_REACH_NLRI / MP_UNREACH_NLRI (they hold NLRI, which is
+    per message, not per attribute set). Walks headers only; the block is assumed decoded."""
+    i = 0
+    end = len(raw)
+    pieces: list[bytes] = []
+    keep = 0
+    while i + 3 <= end:
+        flags, code = raw[i], raw[i + 1]
+        extended = flags & _EXTENDED
+        nxt = i + 4 + ((raw[i + 2] << 8) | raw[i + 3]) if extended else i + 3 + raw[i + 2]
+        if code in (_MP_REACH, _MP_UNREACH):
+            pieces.append(raw[keep:i])
+            keep = nxt
+        i = nxt
+    if not pieces:
+        return raw
+    pieces.append(raw[keep:])
+    return b"".join(pieces)
+
+
+#: What :func:`scan_update` found: withdrawn IPv4 keys, the announced family (``None``: IPv4
+#: unicast), announced keys, the attribute block without MP attributes, the MP next hop bytes.
+ScannedUpdate = tuple[list[int], bool, list[int], bytes, bytes]
+
+
+def scan_update(data: bytes, ctx: Negotiated) -> ScannedUpdate | None:
+    """Read a plain unicast UPDATE straight into RIB keys, or say it needs the full decoder.
+
+    Args:
+        data: one whole message, header included.
+        ctx: the session context (ADD-PATH and MP families other than IPv6 unicast are left
+            to the full decoder).
+
+    Returns:
+        ``(withdrawn_v4_keys, is_ipv6, announced_keys, block, next_hop)`` where ``block`` is
+        the attribute block without MP_REACH_NLRI and ``next_hop`` the MP_REACH_NLRI next hop
+        bytes (empty for IPv4); or ``None`` when the message is anything but a well-formed
+        plain IPv4/IPv6 unicast UPDATE.
+    """
+    size = len(data)
+    if (size < 23 or data[18] != _UPDATE_TYPE or ((data[16] << 8) | data[17]) != size
+            or not data.startswith(MARKER) or ctx.add_path_receive):
+        return None
+    wlen = (data[19] << 8) | data[20]
+    wend = HEADER_SIZE + 2 + wlen
+    if wend + 2 > size:
+        return None
+    alen = (data[wend] << 8) | data[wend + 1]
+    astart = wend + 2
+    aend = astart + alen
+    if aend > size:
+        return None
+    withdrawn = _unicast_keys(data, HEADER_SIZE + 2, wend, 32, _MASKS_V4) if wlen else []
+    if withdrawn is None:
+        return None
+    if aend == size:  # no NLRI field
+        if not alen:
+            return withdrawn, False, [], b"", b""
+        # MP_REACH_NLRI first (as RFC 7606 §5.1 recommends), IPv6 unicast, then the rest.
+        if astart + 4 > aend or data[astart + 1] != _MP_REACH or data[astart] & 0xEF != 0x80:
+            return None
+        if data[astart] & _EXTENDED:
+            mp_end = astart + 4 + ((data[astart + 2] << 8) | data[astart + 3])
+            v = astart + 4
+        else:
+            mp_end = astart + 3 + data[astart + 2]
+            v = astart + 3
+        if mp_end > aend or v + 5 > mp_end or data[v : v + 3] != b"\x00\x02\x01":
+            return None
+        nh_len = data[v + 3]
+        if nh_len not in (16, 32) or v + 5 + nh_len > mp_end or IPV6_UNICAST not in ctx.families:
+            return None
+        keys = _unicast_keys(data, v + 5 + nh_len, mp_end, 128, _MASKS_V6)
+        if not keys or not validate_block(data, mp_end, aend, ctx.asn4, ctx.ebgp, False):
+            return None
+        return withdrawn, True, keys, data[mp_end:aend], data[v + 4 : v + 4 + nh_len]
+    keys = _unicast_keys(data, aend, size, 32, _MASKS_V4)
+    if keys is None or not validate_block(data, astart, aend, ctx.asn4, ctx.ebgp, True):
+        return None
+    return withdrawn, False, keys, data[astart:aend], b""
+
+
+def encode_unicast_keys(keys: list[int], bits: int) -> list[bytes]:
+    """The wire form of each unicast prefix key (length octet + significant octets)."""
+    out: list[bytes] = []
+    append = out.append
+    for key in keys:
+        plen = key & 0xFF
+        nbytes = (plen + 7) >> 3
+        append(bytes((plen,)) + ((key >> 8) >> (bits - (nbytes << 3))).to_bytes(nbytes, "big"))
+    return out
