@@ -473,7 +473,7 @@ class AdjRibIn:
         loc_rib: the Loc-RIB to keep up to date (a private one when omitted).
     """
 
-    __slots__ = ("_interned", "_tables", "ctx", "loc_rib", "peer")
+    __slots__ = ("_fast", "_interned", "_tables", "_unicast", "ctx", "loc_rib", "peer")
 
     def __init__(self, peer: PeerInfo, ctx: Negotiated, loc_rib: LocRib | None = None) -> None:
         self.peer = peer
@@ -481,14 +481,27 @@ class AdjRibIn:
         self.loc_rib = loc_rib if loc_rib is not None else LocRib()
         self._tables: dict[Family, dict[AdjKey, Path]] = {}
         self._interned: dict[Family, dict[object, Path]] = {}
+        # Fast-path settings, read once: (4-octet AS, external, IPv6 unicast negotiated), or
+        # None when ADD-PATH is on (path ids are left to the full decoder).
+        self._fast = None if ctx.add_path_receive else (
+            ctx.asn4, ctx.ebgp, IPV6_UNICAST in ctx.families)
+        # (Adj-RIB-In table, Loc-RIB table, intern table) of IPv4 and IPv6 unicast, held
+        # directly: hashing a Family (a dataclass) per message is measurable on a full table.
+        self._unicast = tuple(
+            (self._tables.setdefault(f, {}), self.loc_rib.table(f),
+             self._interned.setdefault(f, {}))
+            for f in (IPV4_UNICAST, IPV6_UNICAST)
+        )
 
     # -- interning ---------------------------------------------------------------------
 
     def _intern(self, family: Family, block: bytes | tuple[Attribute, ...], nh: bytes,
-                labels: tuple[int, ...], path_id: int | None) -> Path:
-        interned = self._interned.get(family)
+                labels: tuple[int, ...], path_id: int | None,
+                interned: dict[object, Path] | None = None) -> Path:
         if interned is None:
-            interned = self._interned[family] = {}
+            interned = self._interned.get(family)
+            if interned is None:
+                interned = self._interned[family] = {}
         key: object
         if isinstance(block, bytes) and not labels and path_id is None:
             key = bytes((len(nh),)) + nh + block if nh else block
@@ -627,7 +640,8 @@ class AdjRibIn:
             RemoteProtocolError: the message calls for a session reset.
             LocalProtocolError: the message is not an UPDATE.
         """
-        scanned = scan_update(data, self.ctx)
+        fast = self._fast
+        scanned = None if fast is None else scan_update(data, *fast)
         if scanned is None:
             message = decode_message(data, self.ctx)
             if not isinstance(message, Update):
@@ -642,11 +656,10 @@ class AdjRibIn:
         if not keys:
             return changes if collect else []
         family = IPV6_UNICAST if v6 else IPV4_UNICAST
-        path = self._intern(family, block, nh, (), None)
-        adj = self._tables.get(family)
-        if adj is None:
-            adj = self._tables[family] = {}
-        loc = self.loc_rib.table(family)
+        adj, loc, interned = self._unicast[v6]
+        path = interned.get(bytes((len(nh),)) + nh + block if nh else block)
+        if path is None:
+            path = self._intern(family, block, nh, (), None, interned)
         path.refs += len(keys)
         # The common cases inline (measured: the call per prefix costs a third of the time):
         # a prefix nobody else has, or one whose only candidate is this peer's previous path.
@@ -677,14 +690,15 @@ class AdjRibIn:
         """
         changes: list[RibChange] = []
         for fam in [family] if family is not None else list(self._tables):
-            table = self._tables.pop(fam, {})
+            table = self._tables.get(fam, {})
             for adj_key, path in table.items():
                 key, path_id = adj_key if isinstance(adj_key, tuple) else (adj_key, None)
                 change = self.loc_rib.update(fam, key, self.peer, None, path_id)
                 if change is not None:
                     changes.append(change)
                 path.refs -= 1
-            self._interned.pop(fam, None)
+            table.clear()  # cleared, not dropped: the fast path holds the unicast tables
+            self._interned.get(fam, {}).clear()
         return changes
 
     # -- reading -----------------------------------------------------------------------

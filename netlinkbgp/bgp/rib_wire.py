@@ -16,9 +16,7 @@ route distinguisher as a 64-bit integer above it for VPN families.
 
 from __future__ import annotations
 
-from netlinkbgp.bgp.capabilities import Negotiated
 from netlinkbgp.bgp.constants import HEADER_SIZE, MARKER, AttrType
-from netlinkbgp.bgp.nlri import IPV6_UNICAST
 
 __all__ = ["ScannedUpdate", "encode_unicast_keys", "scan_update", "strip_mp", "validate_block"]
 
@@ -37,19 +35,36 @@ _MP_UNREACH = int(AttrType.MP_UNREACH_NLRI)
 _EXT_COMMUNITIES = int(AttrType.EXTENDED_COMMUNITIES)
 _LARGE = int(AttrType.LARGE_COMMUNITY)
 
-#: Exact flags (Optional, Transitive; Partial clear) of the attributes the fast path accepts.
-#: Any other code, including AS4_PATH / AS4_AGGREGATOR, goes to the full decoder.
-_FLAGS = {
-    _ORIGIN: 0x40, _AS_PATH: 0x40, _NEXT_HOP: 0x40, _MED: 0x80, _LOCAL_PREF: 0x40,
-    _ATOMIC: 0x40, _AGGREGATOR: 0xC0, _COMMUNITIES: 0xC0, _ORIGINATOR: 0x80, _CLUSTER: 0x80,
-    _EXT_COMMUNITIES: 0xC0, _LARGE: 0xC0,
-}
-#: Attributes an external peer's UPDATE must not carry (RFC 7606 §7.5, §7.9, §7.10).
-_INTERNAL_ONLY = frozenset({_LOCAL_PREF, _ORIGINATOR, _CLUSTER})
 _EXTENDED = 0x10
 _UPDATE_TYPE = 2
 _MASKS_V4 = tuple((0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF for n in range(33))
 _MASKS_V6 = tuple(((1 << 128) - 1) ^ ((1 << (128 - n)) - 1) for n in range(129))
+#: How an attribute's value is checked: fixed length, non-zero multiple of, AS_PATH segments.
+_FIXED, _MULTIPLE, _SEGMENTS = 0, 1, 2
+#: Attributes an external peer's UPDATE must not carry (RFC 7606 §7.5, §7.9, §7.10).
+_INTERNAL_ONLY = frozenset({_LOCAL_PREF, _ORIGINATOR, _CLUSTER})
+
+
+def _specs(asn4: bool, ebgp: bool) -> dict[int, tuple[int, int, int]]:
+    """code -> (exact flags with Partial clear, check, argument) of the attributes the fast
+    path accepts. Anything else (AS4_PATH, AS4_AGGREGATOR, unknown codes, internal-only
+    attributes from an external peer) goes to the full decoder."""
+    specs = {
+        _ORIGIN: (0x40, _FIXED, 1), _AS_PATH: (0x40, _SEGMENTS, 4 if asn4 else 2),
+        _NEXT_HOP: (0x40, _FIXED, 4), _MED: (0x80, _FIXED, 4), _LOCAL_PREF: (0x40, _FIXED, 4),
+        _ATOMIC: (0x40, _FIXED, 0), _AGGREGATOR: (0xC0, _FIXED, 8 if asn4 else 6),
+        _COMMUNITIES: (0xC0, _MULTIPLE, 4), _ORIGINATOR: (0x80, _FIXED, 4),
+        _CLUSTER: (0x80, _MULTIPLE, 4), _EXT_COMMUNITIES: (0xC0, _MULTIPLE, 8),
+        _LARGE: (0xC0, _MULTIPLE, 12),
+    }
+    if ebgp:
+        for code in _INTERNAL_ONLY:
+            del specs[code]
+    return specs
+
+
+#: Precomputed per (4-octet AS, external peer).
+_SPECS = {(a, e): _specs(a, e) for a in (False, True) for e in (False, True)}
 
 
 def validate_block(
@@ -70,8 +85,7 @@ def validate_block(
         ``True`` when the full decoder would accept the block without any RFC 7606 error;
         ``False`` means "not known to be clean", never "malformed".
     """
-    flags_of = _FLAGS
-    width = 4 if asn4 else 2
+    specs = _SPECS[asn4, ebgp is True]
     seen = 0
     i = start
     while i < end:
@@ -88,41 +102,30 @@ def validate_block(
             length = data[i + 2]
             j = i + 3
         nxt = j + length
-        if nxt > end or flags & 0xEF != flags_of.get(code, -1):
+        spec = specs.get(code)
+        if spec is None or nxt > end or flags & 0xEF != spec[0]:
             return False
         bit = 1 << code
         if seen & bit:
             return False
         seen |= bit
-        if code == _AS_PATH:
+        check = spec[1]
+        if check == _FIXED:
+            if length != spec[2]:
+                return False
+            if code == _ORIGIN and data[j] > 2:  # RFC 4271 §5.1.1: 0, 1 or 2
+                return False
+        elif check == _MULTIPLE:
+            if not length or length % spec[2]:
+                return False
+        else:
+            width = spec[2]
             while j < nxt:  # RFC 7606 §7.2: known type, non-zero count, no overrun
                 if j + 2 > nxt or not 1 <= data[j] <= 4 or not data[j + 1]:
                     return False
                 j += 2 + data[j + 1] * width
             if j != nxt:
                 return False
-        elif code == _ORIGIN:
-            if length != 1 or data[j] > 2:
-                return False
-        elif code in (_COMMUNITIES, _CLUSTER):
-            if not length or length & 3:
-                return False
-        elif code == _LARGE:
-            if not length or length % 12:
-                return False
-        elif code == _EXT_COMMUNITIES:
-            if not length or length & 7:
-                return False
-        elif code == _ATOMIC:
-            if length:
-                return False
-        elif code == _AGGREGATOR:
-            if length != (8 if asn4 else 6):
-                return False
-        elif length != 4:  # NEXT_HOP, MED, LOCAL_PREF, ORIGINATOR_ID
-            return False
-        if code in _INTERNAL_ONLY and ebgp:
-            return False
         i = nxt
     need = (1 << _ORIGIN) | (1 << _AS_PATH) | ((1 << _NEXT_HOP) if next_hop else 0)
     return seen & need == need
@@ -174,13 +177,17 @@ def strip_mp(raw: bytes) -> bytes:
 ScannedUpdate = tuple[list[int], bool, list[int], bytes, bytes]
 
 
-def scan_update(data: bytes, ctx: Negotiated) -> ScannedUpdate | None:
+def scan_update(
+    data: bytes, asn4: bool, ebgp: bool | None, ipv6: bool
+) -> ScannedUpdate | None:
     """Read a plain unicast UPDATE straight into RIB keys, or say it needs the full decoder.
 
     Args:
         data: one whole message, header included.
-        ctx: the session context (ADD-PATH and MP families other than IPv6 unicast are left
-            to the full decoder).
+        asn4: the session has 4-octet AS numbers.
+        ebgp: the session is external (``None``: unknown).
+        ipv6: IPv6 unicast was negotiated. The caller makes sure ADD-PATH is off: such
+            sessions, and MP families other than IPv6 unicast, go to the full decoder.
 
     Returns:
         ``(withdrawn_v4_keys, is_ipv6, announced_keys, block, next_hop)`` where ``block`` is
@@ -190,7 +197,7 @@ def scan_update(data: bytes, ctx: Negotiated) -> ScannedUpdate | None:
     """
     size = len(data)
     if (size < 23 or data[18] != _UPDATE_TYPE or ((data[16] << 8) | data[17]) != size
-            or not data.startswith(MARKER) or ctx.add_path_receive):
+            or not data.startswith(MARKER)):
         return None
     wlen = (data[19] << 8) | data[20]
     wend = HEADER_SIZE + 2 + wlen
@@ -219,14 +226,14 @@ def scan_update(data: bytes, ctx: Negotiated) -> ScannedUpdate | None:
         if mp_end > aend or v + 5 > mp_end or data[v : v + 3] != b"\x00\x02\x01":
             return None
         nh_len = data[v + 3]
-        if nh_len not in (16, 32) or v + 5 + nh_len > mp_end or IPV6_UNICAST not in ctx.families:
+        if nh_len not in (16, 32) or v + 5 + nh_len > mp_end or not ipv6:
             return None
         keys = _unicast_keys(data, v + 5 + nh_len, mp_end, 128, _MASKS_V6)
-        if not keys or not validate_block(data, mp_end, aend, ctx.asn4, ctx.ebgp, False):
+        if not keys or not validate_block(data, mp_end, aend, asn4, ebgp, False):
             return None
         return withdrawn, True, keys, data[mp_end:aend], data[v + 4 : v + 4 + nh_len]
     keys = _unicast_keys(data, aend, size, 32, _MASKS_V4)
-    if keys is None or not validate_block(data, astart, aend, ctx.asn4, ctx.ebgp, True):
+    if keys is None or not validate_block(data, astart, aend, asn4, ebgp, True):
         return None
     return withdrawn, False, keys, data[astart:aend], b""
 
