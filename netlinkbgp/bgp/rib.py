@@ -436,6 +436,11 @@ class LocRib:
             return (entry,)
         return (entry.best, *(p for p in entry.paths if p is not entry.best))
 
+    def best_items(self, family: Family) -> Iterator[tuple[int, Path]]:
+        """Every (prefix key, best path) of one family."""
+        for key, entry in self._tables.get(family, {}).items():
+            yield key, entry.best if isinstance(entry, _Contest) else entry
+
     def families(self) -> list[Family]:
         """Families with at least one prefix."""
         return [f for f, t in self._tables.items() if t]

@@ -244,6 +244,7 @@ def encode_unicast_keys(keys: list[int], bits: int) -> list[bytes]:
     append = out.append
     for key in keys:
         plen = key & 0xFF
-        nbytes = (plen + 7) >> 3
-        append(bytes((plen,)) + ((key >> 8) >> (bits - (nbytes << 3))).to_bytes(nbytes, "big"))
+        nbits = ((plen + 7) >> 3) << 3
+        # length octet and significant octets as one integer: one allocation per prefix
+        append((plen << nbits | key >> (8 + bits - nbits)).to_bytes((nbits >> 3) + 1, "big"))
     return out
