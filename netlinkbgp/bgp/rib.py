@@ -1,10 +1,14 @@
 """Compact Adj-RIB-In / Loc-RIB storage and the RFC 4271 §9.1 decision process.
 
 Storage (DESIGN §2: a full table is not a million ``Route`` objects)
-    * A prefix is a **key**, a plain integer: ``value << 8 | length`` for unicast and labelled
-      families, with the route distinguisher (a 64-bit integer) above it for VPN families
-      (``rd << (bits + 8) | value << 8 | length``). :func:`prefix_key` / :func:`split_key`
-      convert. With ADD-PATH an Adj-RIB-In entry is keyed ``(key, path_id)``.
+    * A prefix is a **key**, a plain integer: ``length << bits | network`` where ``network``
+      is the prefix's significant bits (``value >> (bits - length)``) and ``bits`` is 32 or
+      128, with the route distinguisher (a 64-bit integer) above it for VPN families
+      (``rd << (bits + 8) | length << bits | network``). :func:`prefix_key` /
+      :func:`split_key` convert. The significant bits go low because a dict indexes by the
+      low bits of an int's hash (the int itself): ``value << 8 | length`` put the length and
+      the zero host bits there, and a full table spent a third of its dict time on
+      probing. With ADD-PATH an Adj-RIB-In entry is keyed ``(key, path_id)``.
     * A received attribute set is one interned :class:`Path`, shared by every prefix that
       carries it: per peer and family, keyed by the attribute block bytes as received (minus
       MP_REACH/MP_UNREACH, which hold NLRI) plus the MP next hop, labels and path id. The
@@ -115,9 +119,11 @@ def prefix_key(value: int, length: int, family: Family = IPV4_UNICAST,
         rd: the route distinguisher of a VPN route.
 
     Returns:
-        ``value << 8 | length``, with ``rd`` as a 64-bit integer above it for VPN families.
+        ``length << bits | value >> (bits - length)``, with ``rd`` as a 64-bit integer above
+        it for VPN families.
     """
-    key = value << 8 | length
+    bits = family.max_length
+    key = length << bits | value >> (bits - length)
     if rd is not None and family.has_rd:
         key |= int.from_bytes(rd.to_bytes(), "big") << (family.max_length + 8)
     return key
@@ -129,13 +135,15 @@ def split_key(
     """Inverse of :func:`prefix_key`.
 
     Returns:
-        ``(value, length, rd)``; ``rd`` is ``None`` outside VPN families.
+        ``(value, length, rd)``: the network address as an integer, the length, and the
+        route distinguisher (``None`` outside VPN families).
     """
     bits = family.max_length
     rd = None
     if family.has_rd:
         rd = RouteDistinguisher.from_bytes((key >> (bits + 8)).to_bytes(8, "big"))
-    return (key >> 8) & ((1 << bits) - 1), key & 0xFF, rd
+    length = (key >> bits) & 0xFF
+    return (key & ((1 << bits) - 1)) << (bits - length), length, rd
 
 
 class Path:
@@ -611,7 +619,7 @@ class AdjRibIn:
                           changes)
             return
         for value, length, path_id in nlri.packed():
-            self._set(family, value << 8 | length, path_id, None, changes)
+            self._set(family, prefix_key(value, length, family), path_id, None, changes)
 
     def _announce(self, nlri: NlriList, block: bytes | tuple[Attribute, ...], nh: bytes,
                   changes: list[RibChange]) -> None:
@@ -624,7 +632,7 @@ class AdjRibIn:
             return
         for value, length, path_id in nlri.packed():
             path = self._intern(family, block, nh, (), path_id)
-            self._set(family, value << 8 | length, path_id, path, changes)
+            self._set(family, prefix_key(value, length, family), path_id, path, changes)
 
     def apply_message(self, data: bytes, collect: bool = True) -> list[RibChange]:
         """Apply one raw UPDATE (header included), taking the fast path when it can.

@@ -10,8 +10,8 @@ decodes the message with :func:`~netlinkbgp.bgp.messages.decode_message`, which 
 RFC 7606 decision. So the fast path never accepts what the full decoder would flag; the tests
 check that both paths give the same RIB.
 
-Prefix keys (see :mod:`netlinkbgp.bgp.rib`): ``value << 8 | length`` for unicast, with the
-route distinguisher as a 64-bit integer above it for VPN families.
+Prefix keys (see :mod:`netlinkbgp.bgp.rib`): ``length << bits | network`` for unicast, where
+``network`` is the prefix's significant bits.
 """
 
 from __future__ import annotations
@@ -37,8 +37,6 @@ _LARGE = int(AttrType.LARGE_COMMUNITY)
 
 _EXTENDED = 0x10
 _UPDATE_TYPE = 2
-_MASKS_V4 = tuple((0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF for n in range(33))
-_MASKS_V6 = tuple(((1 << 128) - 1) ^ ((1 << (128 - n)) - 1) for n in range(129))
 #: How an attribute's value is checked: fixed length, non-zero multiple of, AS_PATH segments.
 _FIXED, _MULTIPLE, _SEGMENTS = 0, 1, 2
 #: Attributes an external peer's UPDATE must not carry (RFC 7606 §7.5, §7.9, §7.10).
@@ -131,10 +129,12 @@ def validate_block(
     return seen & need == need
 
 
-def _unicast_keys(
-    data: bytes, start: int, end: int, bits: int, masks: tuple[int, ...]
-) -> list[int] | None:
-    """``value << 8 | length`` of every prefix of a plain field, or ``None`` if malformed."""
+def _unicast_keys(data: bytes, start: int, end: int, bits: int) -> list[int] | None:
+    """``length << bits | network`` of every prefix of a plain field, or ``None`` if malformed.
+
+    Shifting the octets right by the unused bits drops the "irrelevant" trailing bits
+    (RFC 4271 §4.3), so a prefix has one key however they were sent.
+    """
     keys: list[int] = []
     append = keys.append
     from_bytes = int.from_bytes
@@ -145,8 +145,7 @@ def _unicast_keys(
         j = i + 1 + nbytes
         if plen > bits or j > end:
             return None
-        append(((from_bytes(data[i + 1 : j], "big") << (bits - (nbytes << 3))) & masks[plen])
-               << 8 | plen)
+        append(plen << bits | from_bytes(data[i + 1 : j], "big") >> ((nbytes << 3) - plen))
         i = j
     return keys
 
@@ -208,7 +207,7 @@ def scan_update(
     aend = astart + alen
     if aend > size:
         return None
-    withdrawn = _unicast_keys(data, HEADER_SIZE + 2, wend, 32, _MASKS_V4) if wlen else []
+    withdrawn = _unicast_keys(data, HEADER_SIZE + 2, wend, 32) if wlen else []
     if withdrawn is None:
         return None
     if aend == size:  # no NLRI field
@@ -228,11 +227,11 @@ def scan_update(
         nh_len = data[v + 3]
         if nh_len not in (16, 32) or v + 5 + nh_len > mp_end or not ipv6:
             return None
-        keys = _unicast_keys(data, v + 5 + nh_len, mp_end, 128, _MASKS_V6)
+        keys = _unicast_keys(data, v + 5 + nh_len, mp_end, 128)
         if not keys or not validate_block(data, mp_end, aend, asn4, ebgp, False):
             return None
         return withdrawn, True, keys, data[mp_end:aend], data[v + 4 : v + 4 + nh_len]
-    keys = _unicast_keys(data, aend, size, 32, _MASKS_V4)
+    keys = _unicast_keys(data, aend, size, 32)
     if keys is None or not validate_block(data, astart, aend, asn4, ebgp, True):
         return None
     return withdrawn, False, keys, data[astart:aend], b""
@@ -242,9 +241,11 @@ def encode_unicast_keys(keys: list[int], bits: int) -> list[bytes]:
     """The wire form of each unicast prefix key (length octet + significant octets)."""
     out: list[bytes] = []
     append = out.append
+    mask = (1 << bits) - 1
     for key in keys:
-        plen = key & 0xFF
+        plen = key >> bits
         nbits = ((plen + 7) >> 3) << 3
         # length octet and significant octets as one integer: one allocation per prefix
-        append((plen << nbits | key >> (8 + bits - nbits)).to_bytes((nbits >> 3) + 1, "big"))
+        append((plen << nbits | (key & mask) << (nbits - plen)).to_bytes((nbits >> 3) + 1,
+                                                                          "big"))
     return out
