@@ -474,11 +474,14 @@ class LocRib:
             yield path.to_route(family, key)
 
 
-AdjKey = int | tuple[int, int]
-
-
 class AdjRibIn:
     """The routes one peer sent, after RFC 7606 handling, feeding a :class:`LocRib`.
+
+    The Adj-RIB-In is a per-peer *view*: each prefix has one entry, in the Loc-RIB, holding
+    every peer's candidate (a lone :class:`Path`, or a contest of several). Keeping a second
+    dict per peer would double the dict work and memory of a full table for nothing: the
+    peer's path for a prefix is found among the prefix's candidates (a handful at most).
+    Peers sharing a Loc-RIB must therefore have distinct :class:`PeerInfo` values.
 
     Args:
         peer: the peer.
@@ -486,23 +489,26 @@ class AdjRibIn:
         loc_rib: the Loc-RIB to keep up to date (a private one when omitted).
     """
 
-    __slots__ = ("_fast", "_interned", "_tables", "_unicast", "ctx", "loc_rib", "peer")
+    __slots__ = ("_counts", "_fast", "_interned", "_unicast", "_unicast_counts", "ctx",
+                 "loc_rib", "peer")
 
     def __init__(self, peer: PeerInfo, ctx: Negotiated, loc_rib: LocRib | None = None) -> None:
         self.peer = peer
         self.ctx = ctx
         self.loc_rib = loc_rib if loc_rib is not None else LocRib()
-        self._tables: dict[Family, dict[AdjKey, Path]] = {}
         self._interned: dict[Family, dict[object, Path]] = {}
+        # Prefixes (paths, with ADD-PATH) held: IPv4/IPv6 unicast in a list the fast path
+        # updates without hashing a Family; other families by family.
+        self._unicast_counts = [0, 0]
+        self._counts: dict[Family, int] = {}
         # Fast-path settings, read once: (4-octet AS, external, IPv6 unicast negotiated), or
         # None when ADD-PATH is on (path ids are left to the full decoder).
         self._fast = None if ctx.add_path_receive else (
             ctx.asn4, ctx.ebgp, IPV6_UNICAST in ctx.families)
-        # (Adj-RIB-In table, Loc-RIB table, intern table) of IPv4 and IPv6 unicast, held
-        # directly: hashing a Family (a dataclass) per message is measurable on a full table.
+        # (Loc-RIB table, intern table) of IPv4 and IPv6 unicast, held directly: hashing a
+        # Family (a dataclass) per message is measurable on a full table.
         self._unicast = tuple(
-            (self._tables.setdefault(f, {}), self.loc_rib.table(f),
-             self._interned.setdefault(f, {}))
+            (self.loc_rib.table(f), self._interned.setdefault(f, {}))
             for f in (IPV4_UNICAST, IPV6_UNICAST)
         )
 
@@ -542,22 +548,38 @@ class AdjRibIn:
 
     # -- one prefix --------------------------------------------------------------------
 
+    def _mine(self, entry: Path | _Contest | None, path_id: int | None) -> Path | None:
+        """This peer's candidate (with ``path_id``) in a Loc-RIB entry."""
+        if entry is None:
+            return None
+        if isinstance(entry, Path):
+            return entry if _same(entry, self.peer, path_id) else None
+        for path in entry.paths:
+            if _same(path, self.peer, path_id):
+                return path
+        return None
+
+    def _count(self, family: Family, delta: int) -> None:
+        if family == IPV4_UNICAST:
+            self._unicast_counts[0] += delta
+        elif family == IPV6_UNICAST:
+            self._unicast_counts[1] += delta
+        else:
+            self._counts[family] = self._counts.get(family, 0) + delta
+
     def _set(self, family: Family, key: int, path_id: int | None, path: Path | None,
              changes: list[RibChange]) -> None:
-        table = self._tables.get(family)
-        if table is None:
-            table = self._tables[family] = {}
-        adj_key: AdjKey = key if path_id is None else (key, path_id)
-        old = table.pop(adj_key, None) if path is None else table.get(adj_key)
+        old = self._mine(self.loc_rib.table(family).get(key), path_id)
+        if old is path:
+            return
         if path is not None:
-            if old is path:
-                return
-            table[adj_key] = path
             path.refs += 1
         if old is not None:
             self._release(family, old)
-        elif path is None:
-            return
+            if path is None:
+                self._count(family, -1)
+        else:
+            self._count(family, 1)
         change = self.loc_rib.update(family, key, self.peer, path, path_id)
         if change is not None:
             changes.append(change)
@@ -669,30 +691,33 @@ class AdjRibIn:
         if not keys:
             return changes if collect else []
         family = IPV6_UNICAST if v6 else IPV4_UNICAST
-        adj, loc, interned = self._unicast[v6]
+        loc, interned = self._unicast[v6]
         path = interned.get(bytes((len(nh),)) + nh + block if nh else block)
         if path is None:
             path = self._intern(family, block, nh, (), None, interned)
         path.refs += len(keys)
-        # The common cases inline (measured: the call per prefix costs a third of the time):
-        # a prefix nobody else has, or one whose only candidate is this peer's previous path.
+        peer = self.peer
+        added = 0
+        # The common cases inline (measured: a call per prefix costs a third of the time):
+        # a prefix nobody has, or one whose only candidate is this peer's previous path.
         for key in keys:
-            old = adj.get(key)
-            adj[key] = path
-            if old is path:
-                path.refs -= 1
-                continue
-            if old is not None:
-                self._release(family, old)
             current = loc.get(key)
-            if current is None or current is old:
+            if current is None:
                 loc[key] = path
+                added += 1
                 if collect:
-                    changes.append(RibChange(family, key, old, path))
+                    changes.append(RibChange(family, key, None, path))
+            elif current is path:
+                path.refs -= 1
+            elif type(current) is Path and current.peer is peer and current.path_id is None:
+                loc[key] = path
+                self._release(family, current)
+                if collect:
+                    changes.append(RibChange(family, key, current, path))
             else:
-                change = self.loc_rib.update(family, key, self.peer, path)
-                if change is not None and collect:
-                    changes.append(change)
+                path.refs -= 1  # _set counts its own reference
+                self._set(family, key, None, path, changes)
+        self._unicast_counts[v6] += added
         return changes if collect else []
 
     def clear(self, family: Family | None = None) -> list[RibChange]:
@@ -702,35 +727,41 @@ class AdjRibIn:
             The Loc-RIB best-path changes.
         """
         changes: list[RibChange] = []
-        for fam in [family] if family is not None else list(self._tables):
-            table = self._tables.get(fam, {})
-            for adj_key, path in table.items():
-                key, path_id = adj_key if isinstance(adj_key, tuple) else (adj_key, None)
-                change = self.loc_rib.update(fam, key, self.peer, None, path_id)
-                if change is not None:
-                    changes.append(change)
-                path.refs -= 1
-            table.clear()  # cleared, not dropped: the fast path holds the unicast tables
-            self._interned.get(fam, {}).clear()
+        for fam, key, path in list(self):
+            if family is not None and fam != family:
+                continue
+            self._set(fam, key, path.path_id, None, changes)
         return changes
 
     # -- reading -----------------------------------------------------------------------
 
     def get(self, family: Family, key: int, path_id: int | None = None) -> Path | None:
         """The path of one prefix, or ``None``."""
-        return self._tables.get(family, {}).get(key if path_id is None else (key, path_id))
+        return self._mine(self.loc_rib._tables.get(family, {}).get(key), path_id)
 
     def count(self, family: Family | None = None) -> int:
         """Prefixes (with ADD-PATH: paths) held, in one family or all."""
-        if family is not None:
-            return len(self._tables.get(family, {}))
-        return sum(len(t) for t in self._tables.values())
+        v4, v6 = self._unicast_counts
+        if family is None:
+            return v4 + v6 + sum(self._counts.values())
+        if family == IPV4_UNICAST:
+            return v4
+        if family == IPV6_UNICAST:
+            return v6
+        return self._counts.get(family, 0)
 
     def __len__(self) -> int:
         return self.count()
 
     def __iter__(self) -> Iterator[tuple[Family, int, Path]]:
-        """Every (family, prefix key, path)."""
-        for family, table in self._tables.items():
-            for adj_key, path in table.items():
-                yield family, adj_key[0] if isinstance(adj_key, tuple) else adj_key, path
+        """Every (family, prefix key, path) of this peer (a scan of the Loc-RIB)."""
+        peer = self.peer
+        for family, table in list(self.loc_rib._tables.items()):
+            for key, entry in table.items():
+                if isinstance(entry, Path):
+                    if _same(entry, peer, entry.path_id):
+                        yield family, key, entry
+                    continue
+                for path in entry.paths:
+                    if _same(path, peer, path.path_id):
+                        yield family, key, path
