@@ -264,6 +264,22 @@ def test_session_reset_raises_and_changes_nothing() -> None:
         adj.apply_message(encode_message(Keepalive(), CTX))
 
 
+def test_apply_stream_frames_in_place() -> None:
+    messages = announce([f"10.{i // 256}.{i % 256}.0/24" for i in range(300)], Communities((1,)))
+    messages += withdraw(["10.0.7.0/24"]) + announce(["192.0.2.0/24"])
+    stream = b"".join(messages)
+    one, whole = AdjRibIn(P1, CTX), AdjRibIn(P1, CTX)
+    expected = feed(one, messages)
+    changes, rest = whole.apply_stream(stream + messages[0][:30])
+    assert rest == messages[0][:30]
+    assert [(c.key, c.new is None) for c in changes] == \
+        [(c.key, c.new is None) for c in expected]  # type: ignore[attr-defined]
+    assert sorted((k, p.raw) for _, k, p in whole) == sorted((k, p.raw) for _, k, p in one)
+    assert len(whole) == 300
+    with pytest.raises(RemoteProtocolError):
+        whole.apply_stream(b"\x00" * 19)
+
+
 def test_end_of_rib_is_a_no_op() -> None:
     adj = AdjRibIn(P1, CTX)
     feed(adj, announce(["192.0.2.0/24"]))

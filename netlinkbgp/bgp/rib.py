@@ -50,8 +50,8 @@ from netlinkbgp.bgp.attributes import (
     OriginAttribute,
 )
 from netlinkbgp.bgp.capabilities import Negotiated
-from netlinkbgp.bgp.constants import AsPathSegmentType
-from netlinkbgp.bgp.messages import Update, decode_message
+from netlinkbgp.bgp.constants import HEADER_SIZE, MARKER, AsPathSegmentType
+from netlinkbgp.bgp.messages import Update, decode_message, split_messages
 from netlinkbgp.bgp.nlri import IPV4_UNICAST, IPV6_UNICAST, Family, Nlri, NlriList
 from netlinkbgp.bgp.rfc7606 import decode_attribute_block
 from netlinkbgp.bgp.rib_wire import scan_update, strip_mp
@@ -675,21 +675,63 @@ class AdjRibIn:
             RemoteProtocolError: the message calls for a session reset.
             LocalProtocolError: the message is not an UPDATE.
         """
+        changes: list[RibChange] = []
+        self._apply_at(data, 0, len(data), changes, collect)
+        return changes
+
+    def apply_stream(self, buffer: bytes, collect: bool = True) -> tuple[list[RibChange], bytes]:
+        """Apply every whole UPDATE at the front of a byte stream, framing in place.
+
+        The same as :func:`~netlinkbgp.bgp.messages.split_messages` followed by
+        :meth:`apply_message` on each message, without copying each message out first
+        (for table dumps and bulk loads).
+
+        Args:
+            buffer: the bytes received so far.
+            collect: return the best-path changes.
+
+        Returns:
+            The changes and the unconsumed remainder (an incomplete last message).
+
+        Raises:
+            RemoteProtocolError: bad framing (as ``split_messages``) or a message that calls
+                for a session reset.
+            LocalProtocolError: a message is not an UPDATE.
+        """
+        changes: list[RibChange] = []
+        max_size = self.ctx.max_message_size
+        size = len(buffer)
+        i = 0
+        while size - i >= HEADER_SIZE:
+            length = (buffer[i + 16] << 8) | buffer[i + 17]
+            if length < HEADER_SIZE or length > max_size or not buffer.startswith(MARKER, i):
+                split_messages(buffer[i : i + HEADER_SIZE], max_size)  # raises the §6.1 error
+            if i + length > size:
+                break
+            self._apply_at(buffer, i, i + length, changes, collect)
+            i += length
+        return changes, buffer[i:]
+
+    def _apply_at(self, data: bytes, base: int, end: int, changes: list[RibChange],
+                  collect: bool) -> None:
         fast = self._fast
-        scanned = None if fast is None else scan_update(data, *fast)
+        scanned = None if fast is None else scan_update(data, *fast, base, end)
         if scanned is None:
-            message = decode_message(data, self.ctx)
+            message = decode_message(data[base:end] if base or end != len(data) else data,
+                                     self.ctx)
             if not isinstance(message, Update):
                 raise LocalProtocolError(f"not an UPDATE: {type(message).__name__}")
             applied = self.apply(message)
-            return applied if collect else []
+            if collect:
+                changes += applied
+            return
         withdrawn, v6, keys, block, nh = scanned
-        changes: list[RibChange] = []
+        sink = changes if collect else []
         if withdrawn:
             for key in withdrawn:
-                self._set(IPV4_UNICAST, key, None, None, changes)
+                self._set(IPV4_UNICAST, key, None, None, sink)
         if not keys:
-            return changes if collect else []
+            return
         family = IPV6_UNICAST if v6 else IPV4_UNICAST
         loc, interned = self._unicast[v6]
         path = interned.get(bytes((len(nh),)) + nh + block if nh else block)
@@ -716,9 +758,8 @@ class AdjRibIn:
                     changes.append(RibChange(family, key, current, path))
             else:
                 path.refs -= 1  # _set counts its own reference
-                self._set(family, key, None, path, changes)
+                self._set(family, key, None, path, sink)
         self._unicast_counts[v6] += added
-        return changes if collect else []
 
     def clear(self, family: Family | None = None) -> list[RibChange]:
         """Remove every route of one family (or all), e.g. when the session goes down.

@@ -177,16 +177,19 @@ ScannedUpdate = tuple[list[int], bool, list[int], bytes, bytes]
 
 
 def scan_update(
-    data: bytes, asn4: bool, ebgp: bool | None, ipv6: bool
+    data: bytes, asn4: bool, ebgp: bool | None, ipv6: bool, base: int = 0,
+    end: int | None = None,
 ) -> ScannedUpdate | None:
     """Read a plain unicast UPDATE straight into RIB keys, or say it needs the full decoder.
 
     Args:
-        data: one whole message, header included.
+        data: the buffer holding the message.
         asn4: the session has 4-octet AS numbers.
         ebgp: the session is external (``None``: unknown).
         ipv6: IPv6 unicast was negotiated. The caller makes sure ADD-PATH is off: such
             sessions, and MP families other than IPv6 unicast, go to the full decoder.
+        base: offset of the message (header included) in ``data``.
+        end: offset just past the message (default: the end of ``data``).
 
     Returns:
         ``(withdrawn_v4_keys, is_ipv6, announced_keys, block, next_hop)`` where ``block`` is
@@ -194,12 +197,14 @@ def scan_update(
         bytes (empty for IPv4); or ``None`` when the message is anything but a well-formed
         plain IPv4/IPv6 unicast UPDATE.
     """
-    size = len(data)
-    if (size < 23 or data[18] != _UPDATE_TYPE or ((data[16] << 8) | data[17]) != size
-            or not data.startswith(MARKER)):
+    size = len(data) if end is None else end
+    if (size - base < 23 or data[base + 18] != _UPDATE_TYPE
+            or ((data[base + 16] << 8) | data[base + 17]) != size - base
+            or not data.startswith(MARKER, base)):
         return None
-    wlen = (data[19] << 8) | data[20]
-    wend = HEADER_SIZE + 2 + wlen
+    wlen = (data[base + 19] << 8) | data[base + 20]
+    wstart = base + HEADER_SIZE + 2
+    wend = wstart + wlen
     if wend + 2 > size:
         return None
     alen = (data[wend] << 8) | data[wend + 1]
@@ -207,7 +212,7 @@ def scan_update(
     aend = astart + alen
     if aend > size:
         return None
-    withdrawn = _unicast_keys(data, HEADER_SIZE + 2, wend, 32) if wlen else []
+    withdrawn = _unicast_keys(data, wstart, wend, 32) if wlen else []
     if withdrawn is None:
         return None
     if aend == size:  # no NLRI field
