@@ -44,10 +44,11 @@ _INTERNAL_ONLY = frozenset({_LOCAL_PREF, _ORIGINATOR, _CLUSTER})
 
 
 def _specs(asn4: bool, ebgp: bool) -> dict[int, tuple[int, int, int]]:
-    """code -> (exact flags with Partial clear, check, argument) of the attributes the fast
-    path accepts. Anything else (AS4_PATH, AS4_AGGREGATOR, unknown codes, internal-only
-    attributes from an external peer) goes to the full decoder."""
-    specs = {
+    """``flags << 8 | code`` -> (check, argument, seen bit) of the attributes the fast path
+    accepts: exactly their RFC Optional/Transitive flags, Partial clear, Extended Length
+    either way. Anything else (AS4_PATH, AS4_AGGREGATOR, unknown codes, other flags,
+    internal-only attributes from an external peer) goes to the full decoder."""
+    table = {
         _ORIGIN: (0x40, _FIXED, 1), _AS_PATH: (0x40, _SEGMENTS, 4 if asn4 else 2),
         _NEXT_HOP: (0x40, _FIXED, 4), _MED: (0x80, _FIXED, 4), _LOCAL_PREF: (0x40, _FIXED, 4),
         _ATOMIC: (0x40, _FIXED, 0), _AGGREGATOR: (0xC0, _FIXED, 8 if asn4 else 6),
@@ -57,7 +58,11 @@ def _specs(asn4: bool, ebgp: bool) -> dict[int, tuple[int, int, int]]:
     }
     if ebgp:
         for code in _INTERNAL_ONLY:
-            del specs[code]
+            del table[code]
+    specs = {}
+    for code, (flags, check, argument) in table.items():
+        for extended in (0, _EXTENDED):
+            specs[(flags | extended) << 8 | code] = (check, argument, 1 << code)
     return specs
 
 
@@ -90,7 +95,9 @@ def validate_block(
         if i + 3 > end:
             return False
         flags = data[i]
-        code = data[i + 1]
+        spec = specs.get(flags << 8 | data[i + 1])
+        if spec is None:
+            return False
         if flags & _EXTENDED:
             if i + 4 > end:
                 return False
@@ -100,33 +107,31 @@ def validate_block(
             length = data[i + 2]
             j = i + 3
         nxt = j + length
-        spec = specs.get(code)
-        if spec is None or nxt > end or flags & 0xEF != spec[0]:
-            return False
-        bit = 1 << code
-        if seen & bit:
+        check, argument, bit = spec
+        if nxt > end or seen & bit:
             return False
         seen |= bit
-        check = spec[1]
         if check == _FIXED:
-            if length != spec[2]:
-                return False
-            if code == _ORIGIN and data[j] > 2:  # RFC 4271 §5.1.1: 0, 1 or 2
+            if length != argument or (bit == _ORIGIN_BIT and data[j] > 2):  # RFC 4271 §5.1.1
                 return False
         elif check == _MULTIPLE:
-            if not length or length % spec[2]:
+            if not length or length % argument:
                 return False
         else:
-            width = spec[2]
             while j < nxt:  # RFC 7606 §7.2: known type, non-zero count, no overrun
                 if j + 2 > nxt or not 1 <= data[j] <= 4 or not data[j + 1]:
                     return False
-                j += 2 + data[j + 1] * width
+                j += 2 + data[j + 1] * argument
             if j != nxt:
                 return False
         i = nxt
-    need = (1 << _ORIGIN) | (1 << _AS_PATH) | ((1 << _NEXT_HOP) if next_hop else 0)
+    need = _ORIGIN_BIT | _AS_PATH_BIT | (_NEXT_HOP_BIT if next_hop else 0)
     return seen & need == need
+
+
+_ORIGIN_BIT = 1 << _ORIGIN
+_AS_PATH_BIT = 1 << _AS_PATH
+_NEXT_HOP_BIT = 1 << _NEXT_HOP
 
 
 def _unicast_keys(data: bytes, start: int, end: int, bits: int) -> list[int] | None:
