@@ -445,3 +445,21 @@ def test_fast_path_equals_full_decoder(data: st.DataObject) -> None:
 
     assert content(fast) == content(slow)
     assert fast.interned == slow.interned
+
+
+def test_a_known_block_is_not_validated_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    import netlinkbgp.bgp.rib_wire as rib_wire
+
+    calls: list[int] = []
+    real = rib_wire.validate_block
+
+    def counting(*args: object) -> bool:
+        calls.append(1)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rib_wire, "validate_block", counting)
+    adj = AdjRibIn(P1, CTX)
+    feed(adj, announce(["192.0.2.0/24"], Communities((9,))))
+    feed(adj, announce(["198.51.100.0/24"], Communities((9,))))  # same block: no validation
+    feed(adj, announce(["203.0.113.0/24"], Communities((8,))))
+    assert len(calls) == 2 and adj.interned == 2 and len(adj) == 3

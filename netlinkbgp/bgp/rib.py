@@ -489,8 +489,8 @@ class AdjRibIn:
         loc_rib: the Loc-RIB to keep up to date (a private one when omitted).
     """
 
-    __slots__ = ("_counts", "_fast", "_interned", "_unicast", "_unicast_counts", "ctx",
-                 "loc_rib", "peer")
+    __slots__ = ("_counts", "_fast", "_interned", "_known", "_unicast", "_unicast_counts",
+                 "ctx", "loc_rib", "peer")
 
     def __init__(self, peer: PeerInfo, ctx: Negotiated, loc_rib: LocRib | None = None) -> None:
         self.peer = peer
@@ -511,6 +511,9 @@ class AdjRibIn:
             (self.loc_rib.table(f), self._interned.setdefault(f, {}))
             for f in (IPV4_UNICAST, IPV6_UNICAST)
         )
+        # Blocks interned before were accepted before: the fast path does not validate
+        # them again.
+        self._known = (self._unicast[0][1], self._unicast[1][1])
 
     # -- interning ---------------------------------------------------------------------
 
@@ -715,7 +718,7 @@ class AdjRibIn:
     def _apply_at(self, data: bytes, base: int, end: int, changes: list[RibChange],
                   collect: bool) -> None:
         fast = self._fast
-        scanned = None if fast is None else scan_update(data, *fast, base, end)
+        scanned = None if fast is None else scan_update(data, *fast, base, end, self._known)
         if scanned is None:
             message = decode_message(data[base:end] if base or end != len(data) else data,
                                      self.ctx)

@@ -16,6 +16,8 @@ Prefix keys (see :mod:`netlinkbgp.bgp.rib`): ``length << bits | network`` for un
 
 from __future__ import annotations
 
+from collections.abc import Container
+
 from netlinkbgp.bgp.constants import HEADER_SIZE, MARKER, AttrType
 
 __all__ = ["ScannedUpdate", "encode_unicast_keys", "scan_update", "strip_mp", "validate_block"]
@@ -183,7 +185,7 @@ ScannedUpdate = tuple[list[int], bool, list[int], bytes, bytes]
 
 def scan_update(
     data: bytes, asn4: bool, ebgp: bool | None, ipv6: bool, base: int = 0,
-    end: int | None = None,
+    end: int | None = None, known: tuple[Container[object], Container[object]] = ((), ()),
 ) -> ScannedUpdate | None:
     """Read a plain unicast UPDATE straight into RIB keys, or say it needs the full decoder.
 
@@ -195,6 +197,10 @@ def scan_update(
             sessions, and MP families other than IPv6 unicast, go to the full decoder.
         base: offset of the message (header included) in ``data``.
         end: offset just past the message (default: the end of ``data``).
+        known: intern keys (IPv4, IPv6) of attribute blocks already accepted on this
+            session: a block found there is not validated again (a repeated block is not
+            re-parsed). An IPv4 key is the block; an IPv6 key is the next hop length octet,
+            the next hop, then the block.
 
     Returns:
         ``(withdrawn_v4_keys, is_ipv6, announced_keys, block, next_hop)`` where ``block`` is
@@ -238,13 +244,21 @@ def scan_update(
         if nh_len not in (16, 32) or v + 5 + nh_len > mp_end or not ipv6:
             return None
         keys = _unicast_keys(data, v + 5 + nh_len, mp_end, 128)
-        if not keys or not validate_block(data, mp_end, aend, asn4, ebgp, False):
+        if not keys:
             return None
-        return withdrawn, True, keys, data[mp_end:aend], data[v + 4 : v + 4 + nh_len]
+        block = data[mp_end:aend]
+        nh = data[v + 4 : v + 4 + nh_len]
+        if (bytes((nh_len,)) + nh + block not in known[1]
+                and not validate_block(data, mp_end, aend, asn4, ebgp, False)):
+            return None
+        return withdrawn, True, keys, block, nh
     keys = _unicast_keys(data, aend, size, 32)
-    if keys is None or not validate_block(data, astart, aend, asn4, ebgp, True):
+    if keys is None:
         return None
-    return withdrawn, False, keys, data[astart:aend], b""
+    block = data[astart:aend]
+    if block not in known[0] and not validate_block(data, astart, aend, asn4, ebgp, True):
+        return None
+    return withdrawn, False, keys, block, b""
 
 
 def encode_unicast_keys(keys: list[int], bits: int) -> list[bytes]:
