@@ -463,3 +463,38 @@ def test_a_known_block_is_not_validated_again(monkeypatch: pytest.MonkeyPatch) -
     feed(adj, announce(["198.51.100.0/24"], Communities((9,))))  # same block: no validation
     feed(adj, announce(["203.0.113.0/24"], Communities((8,))))
     assert len(calls) == 2 and adj.interned == 2 and len(adj) == 3
+
+
+@given(st.data())
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_canonical_pattern_accepts_only_what_the_walk_accepts(data: st.DataObject) -> None:
+    from netlinkbgp.bgp.rib_wire import _CANONICAL, walk_block
+
+    asn4, ebgp, next_hop = data.draw(st.booleans()), data.draw(st.booleans()), \
+        data.draw(st.booleans())
+    ctx = Negotiated(asn4=asn4)
+    update = data.draw(updates(ctx))
+    message = encode_message(update, ctx)
+    start = HEADER_SIZE + 4 + ((message[19] << 8) | message[20])
+    end = start + ((message[start - 2] << 8) | message[start - 1])
+    block = bytearray(message[start:end])
+    if block and data.draw(st.booleans()):
+        block[data.draw(st.integers(0, len(block) - 1))] = data.draw(st.integers(0, 255))
+    raw = bytes(block)
+    if _CANONICAL[asn4, ebgp, next_hop].fullmatch(raw):
+        assert walk_block(raw, 0, len(raw), asn4, ebgp, next_hop)
+
+
+def test_canonical_pattern_matches_a_typical_block() -> None:
+    from netlinkbgp.bgp.rib_wire import _CANONICAL
+
+    (message,) = announce(["192.0.2.0/24"], MultiExitDisc(3), Communities((1, 2, 3)),
+                          LargeCommunities(((1, 2, 3),)))
+    update = decode_message(message, CTX)
+    assert isinstance(update, Update) and update.raw_attributes is not None
+    assert _CANONICAL[True, False, True].fullmatch(update.raw_attributes)
+    # external peer: LOCAL_PREF is left to the full decoder (RFC 7606 §7.5)
+    (with_pref,) = announce(["192.0.2.0/24"], LocalPref(5))
+    raw = decode_message(with_pref, CTX).raw_attributes  # type: ignore[union-attr]
+    assert _CANONICAL[True, False, True].fullmatch(raw)  # type: ignore[arg-type]
+    assert not _CANONICAL[True, True, True].fullmatch(raw)  # type: ignore[arg-type]
