@@ -202,12 +202,13 @@ class AdjRibIn:
         loc_rib: the Loc-RIB to keep up to date (a private one when omitted).
     """
 
-    __slots__ = ("_counts", "_fast", "_interned", "_known", "_unicast", "_unicast_counts",
-                 "ctx", "loc_rib", "peer")
+    __slots__ = ("_counts", "_fast", "_interned", "_known", "_source", "_unicast",
+                 "_unicast_counts", "ctx", "loc_rib", "peer")
 
     def __init__(self, peer: PeerInfo, ctx: Negotiated, loc_rib: LocRib | None = None) -> None:
         self.peer = peer
         self.ctx = ctx
+        self._source = (peer, ctx)  # shared by every Path of this peer
         self.loc_rib = loc_rib if loc_rib is not None else LocRib()
         self._interned: dict[Family, dict[object, Path]] = {}
         # Prefixes (paths, with ADD-PATH) held: IPv4/IPv6 unicast in a list the fast path
@@ -245,10 +246,9 @@ class AdjRibIn:
         path = interned.get(key)
         if path is None:
             if isinstance(block, bytes):
-                path = Path(self.peer, self.ctx, block, nh, labels, path_id)
+                path = Path.shared(self._source, block, nh, labels, path_id)
             else:
-                path = Path(self.peer, self.ctx, None, nh, labels, path_id, block)
-            path.key = key
+                path = Path.shared(self._source, None, nh, labels, path_id, block)
             interned[key] = path
         return path
 
@@ -453,10 +453,9 @@ class AdjRibIn:
         intern_key = bytes((len(nh),)) + nh + block if nh else block
         path = interned.get(intern_key)
         if path is None:  # as _intern, inline: nearly every UPDATE of a table dump
-            path = interned[intern_key] = Path(self.peer, self.ctx, block, nh)
-            path.key = intern_key
+            path = interned[intern_key] = Path.shared(self._source, block, nh)
         path.refs += len(keys)
-        peer = self.peer
+        source = self._source
         added = 0
         # The common cases inline (measured: a call per prefix costs a third of the time):
         # a prefix nobody has, or one whose only candidate is this peer's previous path.
@@ -469,7 +468,7 @@ class AdjRibIn:
                     changes.append(RibChange(family, key, None, path))
             elif current is path:
                 path.refs -= 1
-            elif type(current) is Path and current.peer is peer and current.path_id is None:
+            elif type(current) is Path and current.source is source and current._extra is None:
                 loc[key] = path
                 self._release(family, current)
                 if collect:
