@@ -498,3 +498,21 @@ def test_canonical_pattern_matches_a_typical_block() -> None:
     raw = decode_message(with_pref, CTX).raw_attributes  # type: ignore[union-attr]
     assert _CANONICAL[True, False, True].fullmatch(raw)  # type: ignore[arg-type]
     assert not _CANONICAL[True, True, True].fullmatch(raw)  # type: ignore[arg-type]
+
+
+def test_afi_safi_disable_drops_the_family() -> None:
+    adj = AdjRibIn(P1, CTX)
+    attrs = [OriginAttribute(Origin.IGP), seq(65001)]
+    good = pack_updates(attrs, [Nlri.from_network("2001:db8::/32")], CTX,  # type: ignore[arg-type]
+                        IPV6_UNICAST, next_hops=(IPv6Address("2001:db8::1"),))
+    feed(adj, good + announce(["192.0.2.0/24"]))
+    assert adj.count(IPV6_UNICAST) == 1
+    (message,) = pack_updates(attrs, [Nlri.from_network("2001:db8:1::/48")], CTX,  # type: ignore[arg-type]
+                              IPV6_UNICAST, next_hops=(IPv6Address("2001:db8::1"),))
+    assert message[30] == 16  # MP_REACH_NLRI next hop length
+    broken = message[:30] + b"\x05" + message[31:]  # RFC 7606 §7.11: AFI/SAFI disable
+    decoded = decode_message(broken, CTX)
+    assert isinstance(decoded, Update) and decoded.disabled_families == {IPV6_UNICAST}
+    changes = adj.apply_message(broken)
+    assert [c.new for c in changes] == [None]
+    assert adj.count(IPV6_UNICAST) == 0 and adj.count(IPV4_UNICAST) == 1
