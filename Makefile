@@ -34,3 +34,4 @@ demo:
 
 bench-smoke:
 	$(PYTHON) benchmarks/bench_netlink.py --json --routes 5000
+	PYTHONPATH=. $(PYTHON) benchmarks/bench_bgp.py --small

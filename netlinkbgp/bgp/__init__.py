@@ -1,6 +1,7 @@
 """BGP-4 codec, session state machine and RIB: pure, sans-IO (DESIGN §1, §5).
 
-The stable entry points are :class:`Negotiated` (``Negotiated.default()``),
+The RIB (:mod:`netlinkbgp.bgp.rib`) stores received tables compactly and runs the decision
+process. The stable entry points are :class:`Negotiated` (``Negotiated.default()``),
 :func:`decode_message`, :func:`encode_message` and :func:`split_messages`.
 """
 
@@ -71,6 +72,17 @@ from netlinkbgp.bgp.nlri import (
 )
 from netlinkbgp.bgp.packing import pack_updates, pack_withdrawals
 from netlinkbgp.bgp.rfc7606 import ErrorAction, MalformedAttribute
+from netlinkbgp.bgp.rib import (
+    AdjRibIn,
+    LocRib,
+    Path,
+    PeerInfo,
+    RibChange,
+    prefix_key,
+    select_best,
+    split_key,
+)
+from netlinkbgp.bgp.rib_out import pack_loc_rib
 
 __all__ = [
     "IPV4_LABELED",
@@ -82,6 +94,7 @@ __all__ = [
     "VPNV6",
     "AddPath",
     "AddPathEntry",
+    "AdjRibIn",
     "Aggregator",
     "As4Aggregator",
     "As4Path",
@@ -104,6 +117,7 @@ __all__ = [
     "GracefulRestartFamily",
     "Keepalive",
     "LargeCommunities",
+    "LocRib",
     "LocalPref",
     "MalformedAttribute",
     "Message",
@@ -119,6 +133,9 @@ __all__ = [
     "Open",
     "OriginAttribute",
     "OriginatorId",
+    "Path",
+    "PeerInfo",
+    "RibChange",
     "RouteRefresh",
     "RouteRefreshCapability",
     "UnknownAttribute",
@@ -127,9 +144,13 @@ __all__ = [
     "decode_message",
     "encode_attribute",
     "encode_message",
+    "pack_loc_rib",
     "pack_updates",
     "pack_withdrawals",
+    "prefix_key",
     "reconstruct_as_path",
+    "select_best",
     "split_as4_path",
+    "split_key",
     "split_messages",
 ]
