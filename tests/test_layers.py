@@ -25,6 +25,8 @@ LEVELS: dict[str, int] = {
     "netlinkbgp.bgp_io": 2,
     "netlinkbgp.importer": 3,
     "netlinkbgp.exporter": 3,
+    "netlinkbgp.nexthop_cache": 3,
+    "netlinkbgp.export_config": 3,
     "netlinkbgp.speaker": 3,
     "netlinkbgp.sync": 3,
     "netlinkbgp.config": 4,
