@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from netlinkbgp.errors import LocalProtocolError
-from netlinkbgp.netlink_io import DEFAULT_RCVBUF
 from netlinkbgp.route import parse_community, parse_large_community, parse_route_target
 
 __all__ = ["ExportConfig", "ExportRule", "ExportStats", "ExportVrf", "ExportedRoute"]
@@ -96,7 +95,8 @@ class ExportConfig:
         state_file: where to record what we installed (JSON); when set, startup cleanup
             removes only recorded routes, so another daemon using the same protocol number is
             never harmed.
-        event_rcvbuf: receive buffer of the event socket, in bytes.
+        event_rcvbuf: receive buffer of the event socket, in bytes (0: the socket's default,
+            ``netlink_io.DEFAULT_RCVBUF``).
     """
 
     enabled: bool = True
@@ -105,7 +105,7 @@ class ExportConfig:
     rules: tuple[ExportRule, ...] = ()
     vrfs: tuple[ExportVrf, ...] = ()
     state_file: str | None = None
-    event_rcvbuf: int = DEFAULT_RCVBUF
+    event_rcvbuf: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rules", tuple(self.rules))

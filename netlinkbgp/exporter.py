@@ -36,7 +36,7 @@ from netlinkbgp.export_config import (
     ExportStats,
     ExportVrf,
 )
-from netlinkbgp.netlink_io import EventSocket, NetlinkSocket, Overrun
+from netlinkbgp.netlink_io import DEFAULT_RCVBUF, EventSocket, NetlinkSocket, Overrun
 from netlinkbgp.nexthop_cache import NextHopCache
 from netlinkbgp.route import (
     NextHop,
@@ -369,7 +369,7 @@ class Exporter:
         if self._nl is None:
             self._nl = NetlinkSocket()
         if self._follow_events:
-            self._events = EventSocket(rcvbuf=self._config.event_rcvbuf)
+            self._events = EventSocket(rcvbuf=self._config.event_rcvbuf or DEFAULT_RCVBUF)
             _attach_own_route_filter(self._events.fileno(), self._config.route_protocol)
         self._recorded = self._load_state()
         self._started = True
