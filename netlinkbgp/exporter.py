@@ -211,6 +211,8 @@ class Exporter:
         self._revalidate = False
         self._resync = False
         self._nh = NextHopCache()
+        #: Tables newly viewed (a rule or VRF appeared): to be filled from a dump.
+        self._new_views: list[int] = []
         #: VRF name -> (table, device ifindex) learned from the kernel's VRF devices.
         self._kernel_vrfs: dict[str, tuple[int, int]] = {}
         self._vrf_rts: dict[str, frozenset[bytes]] = {}
@@ -236,7 +238,7 @@ class Exporter:
         self._vrf_rts = {v.name: frozenset(parse_route_target(t) for t in v.import_route_targets)
                          for v in config.vrfs}
         self._targets_cache.clear()
-        self._nh.set_tables(self.tables())
+        self._new_views.extend(self._nh.set_tables(self.tables()))
 
     def vrf_table(self, name: str) -> int | None:
         """The table of a VRF: its kernel device's (IFLA_VRF_TABLE) when there is one, else
@@ -279,9 +281,8 @@ class Exporter:
 
     def _vrfs_changed(self) -> None:
         self._targets_cache.clear()
-        self._nh.set_tables(self.tables())
+        self._new_views.extend(self._nh.set_tables(self.tables()))
         self._revalidate = True
-        self._resync = self._started  # new tables need a dump
         self._wake.set()
 
     # -- RouteSink --------------------------------------------------------------------------
@@ -403,19 +404,18 @@ class Exporter:
             return
         while self._has_work():
             self._flush_now = True
+            self._idle.clear()
             self._wake.set()
             await self._idle.wait()
 
     def _has_work(self) -> bool:
         return bool(self._pending or self._queue or self._revalidate or self._resync
-                    or self._busy or self._flush_now)
+                    or self._busy or self._flush_now or self._new_views)
 
     async def reload(self, config: ExportConfig) -> None:
         """Switch to a new configuration: every route is re-evaluated against the new rules
         and only the difference reaches the kernel."""
         self._configure(config)
-        if self._started:
-            self._resync = True  # new tables need a view
         self._revalidate = True
         await self.drain()
 
@@ -459,6 +459,13 @@ class Exporter:
         self._flush_now = False
         if self._resync:
             await self._full_resync()
+        if self._new_views and self._nl is not None and self._started:
+            tables, self._new_views = self._new_views, []
+            for table in tables:
+                if table in self._nh.views:
+                    routes = await self._nl.dump_routes(socket.AF_UNSPEC, table)
+                    self._nh.load(table, routes, self._config.route_protocol)
+            self._revalidate = True
         pending, self._pending = self._pending, {}
         queue, self._queue = self._queue, []
         self._first_pending = 0.0
@@ -705,12 +712,17 @@ class Exporter:
             self.handle_link(link)
         self._resync = False
         self._nh.set_tables(self.tables())
+        self._new_views.clear()
         protocol = self._config.route_protocol
+        # Our tables: the configured ones, and any we still have routes in.
         ours = set(self.tables())
+        for _attrs, installed in set(self._tracked.values()):
+            ours.update(i.table for i in installed)
         kernel: set[tuple[int, int, int]] = set()
-        for table in list(self._nh.views):
+        for table in sorted(ours | set(self._nh.views)):
             routes = await self._nl.dump_routes(socket.AF_UNSPEC, table)
-            self._nh.load(table, routes, protocol)
+            if table in self._nh.views:
+                self._nh.load(table, routes, protocol)
             if table in ours:
                 for msg in routes:
                     if msg.protocol == protocol:

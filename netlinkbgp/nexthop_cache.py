@@ -135,7 +135,10 @@ class NextHopCache:
         if view is None:
             return False
         view.update(msg, present)
-        self._cache[table] = {}
+        if table == _MAIN:
+            self.clear()  # unvalidated next hops of every table look for a device in main
+        else:
+            self._cache[table] = {}
         return True
 
     def link_event(self, ifindex: int, up: bool | None) -> None:
