@@ -525,23 +525,23 @@ class Exporter:
         self._targets_cache[attrs] = result
         return result
 
-    def _desired(self, attrs: _Attrs) -> tuple[_Install, ...]:
+    def _desired(self, attrs: _Attrs) -> tuple[tuple[_Install, ...], int, int]:
+        """Where a route with these attributes goes now: (installs, validations made,
+        validations failed). The next-hop checks go through the table-scoped cache."""
         gateway = attrs.gateway
         if gateway is None:
-            return ()
+            return (), 0, 0
         installs = []
-        counters = self._counters
+        attempts = failures = 0
         resolve = self._nh.resolve
         for table, metric, validate, fallback in self._targets(attrs):
-            if validate:
-                counters["nexthop_validation_attempts"] += 1
+            attempts += validate
             where = resolve(table, gateway, attrs.ifindex, validate, fallback)
             if where is None:
-                if validate:
-                    counters["nexthop_validation_failures"] += 1
+                failures += validate
                 continue
             installs.append(_Install(table, metric, gateway, where[0], where[1]))
-        return tuple(installs)
+        return tuple(installs), attempts, failures
 
     def _spec(self, key: _Key, install: _Install, delete: bool = False) -> RouteSpec:
         family, dst, length = _unkey(key if isinstance(key, int) else key[0])
@@ -560,7 +560,10 @@ class Exporter:
     async def _apply_chunk(self, changes: Sequence[tuple[_Key, _Attrs | None]]) -> None:
         tracked = self._tracked
         intern = self._intern
-        desired_cache: dict[_Attrs, tuple[_Install, ...]] = {}
+        # Routes of a chunk mostly share attributes: evaluate each set once per chunk, but
+        # count the validations per route (that is what the stats promise).
+        desired_cache: dict[_Attrs, tuple[tuple[_Install, ...], int, int]] = {}
+        attempts = failures = 0
         adds: list[tuple[_Key, _Install]] = []
         replaces: list[tuple[_Key, _Install]] = []
         deletes: list[tuple[_Key, _Install]] = []
@@ -575,9 +578,12 @@ class Exporter:
                     continue
                 desired = empty
             else:
-                desired = desired_cache.get(attrs)  # type: ignore[assignment]
-                if desired is None:
-                    desired = desired_cache[attrs] = self._desired(attrs)
+                evaluated = desired_cache.get(attrs)
+                if evaluated is None:
+                    evaluated = desired_cache[attrs] = self._desired(attrs)
+                desired = evaluated[0]
+                attempts += evaluated[1]
+                failures += evaluated[2]
                 if old is not None and desired == old_installed:
                     if old[0] is not attrs:
                         entry = (attrs, old_installed)
@@ -597,6 +603,8 @@ class Exporter:
                     moves.append((key, install, before))
             for before in old_by_table.values():
                 deletes.append((key, before))
+        self._counters["nexthop_validation_attempts"] += attempts
+        self._counters["nexthop_validation_failures"] += failures
         await self._commit(adds, replaces, deletes, moves, final)
 
     async def _commit(
