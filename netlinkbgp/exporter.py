@@ -299,6 +299,7 @@ class Exporter:
         pending = self._pending
         queue = self._queue
         intern = self._attrs_intern
+        memo: dict[tuple[int, int, int, int, bool, str], _Attrs] = {}
         superseded = 0
         for event in events:
             route = event.route
@@ -318,11 +319,18 @@ class Exporter:
                 key = (plain, route.rd.to_bytes() if route.rd is not None else b"", route.vrf)
             attrs: _Attrs | None = None
             if event.kind == "announce":
-                ident = (route.next_hops, route.communities, route.large_communities,
-                         route.ext_communities, vpn, route.vrf)
-                attrs = intern.get(ident)
+                # Routes of one batch usually share their attribute tuples: look those up by
+                # identity first (the events keep them alive, so ids are stable meanwhile).
+                fast = (id(route.next_hops), id(route.communities),
+                        id(route.large_communities), id(route.ext_communities), vpn, route.vrf)
+                attrs = memo.get(fast)
                 if attrs is None:
-                    attrs = intern[ident] = self._make_attrs(route.next_hops, ident)
+                    ident = (route.next_hops, route.communities, route.large_communities,
+                             route.ext_communities, vpn, route.vrf)
+                    attrs = intern.get(ident)
+                    if attrs is None:
+                        attrs = intern[ident] = self._make_attrs(route.next_hops, ident)
+                    memo[fast] = attrs
             if dampening:
                 if key in pending:
                     superseded += 1
@@ -543,13 +551,27 @@ class Exporter:
             installs.append(_Install(table, metric, gateway, where[0], where[1]))
         return tuple(installs), attempts, failures
 
-    def _spec(self, key: _Key, install: _Install, delete: bool = False) -> RouteSpec:
-        family, dst, length = _unkey(key if isinstance(key, int) else key[0])
-        if delete:
-            return RouteSpec(family, dst, length, install.table, self._config.route_protocol,
-                             install.metric)
-        return RouteSpec(family, dst, length, install.table, self._config.route_protocol,
-                         install.metric, install.gateway, install.oif, install.onlink)
+    def _specs(self, items: Sequence[tuple[_Key, _Install]], delete: bool) -> list[RouteSpec]:
+        """Route specs for (key, install) pairs; deletes carry only the kernel's key and our
+        protocol, so another daemon's route is never matched."""
+        protocol = self._config.route_protocol
+        make = tuple.__new__
+        out: list[RouteSpec] = []
+        append = out.append
+        for key, i in items:
+            plain = key if isinstance(key, int) else key[0]
+            if plain & _V6:
+                family, dst, length = _unkey(plain)
+            else:
+                family, dst, length = _AF_INET, (plain & _U32).to_bytes(4, "big"), plain >> 32
+            fields: tuple[Any, ...]
+            if delete:
+                fields = (family, dst, length, i.table, protocol, i.metric, None, 0, False, 1)
+            else:
+                fields = (family, dst, length, i.table, protocol, i.metric, i.gateway, i.oif,
+                          i.onlink, 1)
+            append(make(RouteSpec, fields))
+        return out
 
     async def _apply_changes(
         self, changes: Sequence[tuple[_Key, _Attrs | None]], only_changed: bool = False
@@ -562,33 +584,42 @@ class Exporter:
         intern = self._intern
         # Routes of a chunk mostly share attributes: evaluate each set once per chunk, but
         # count the validations per route (that is what the stats promise).
-        desired_cache: dict[_Attrs, tuple[tuple[_Install, ...], int, int]] = {}
+        desired_cache: dict[_Attrs, tuple[tuple[_Install, ...], int, int, _Entry]] = {}
         attempts = failures = 0
         adds: list[tuple[_Key, _Install]] = []
         replaces: list[tuple[_Key, _Install]] = []
         deletes: list[tuple[_Key, _Install]] = []
         moves: list[tuple[_Key, _Install, _Install]] = []  # metric change: add, then delete
-        final: dict[_Key, tuple[_Attrs | None, dict[int, _Install]]] = {}
-        empty: tuple[_Install, ...] = ()
+        fresh: list[tuple[_Key, _Entry]] = []  # nothing installed before: only adds
+        gone: list[_Key] = []  # withdrawn: only deletes
+        final: dict[_Key, tuple[_Attrs, dict[int, _Install]]] = {}  # anything else
         for key, attrs in changes:
             old = tracked.get(key)
-            old_installed = old[1] if old is not None else empty
             if attrs is None:
-                if old is None:
-                    continue
-                desired = empty
-            else:
-                evaluated = desired_cache.get(attrs)
-                if evaluated is None:
-                    evaluated = desired_cache[attrs] = self._desired(attrs)
-                desired = evaluated[0]
-                attempts += evaluated[1]
-                failures += evaluated[2]
-                if old is not None and desired == old_installed:
-                    if old[0] is not attrs:
-                        entry = (attrs, old_installed)
-                        tracked[key] = intern.setdefault(entry, entry)
-                    continue  # idempotent: nothing for the kernel
+                if old is not None:
+                    gone.append(key)
+                    deletes.extend((key, install) for install in old[1])
+                continue
+            evaluated = desired_cache.get(attrs)
+            if evaluated is None:
+                desired, tried, failed = self._desired(attrs)
+                entry: _Entry = (attrs, desired)
+                entry = intern.setdefault(entry, entry)
+                evaluated = desired_cache[attrs] = (desired, tried, failed, entry)
+            desired = evaluated[0]
+            attempts += evaluated[1]
+            failures += evaluated[2]
+            if old is None or not old[1]:
+                if desired:
+                    fresh.append((key, evaluated[3]))
+                    adds.extend((key, install) for install in desired)
+                else:
+                    tracked[key] = evaluated[3]
+                continue
+            old_installed = old[1]
+            if desired == old_installed:
+                tracked[key] = evaluated[3]  # idempotent: nothing for the kernel
+                continue
             final[key] = (attrs, {i.table: i for i in old_installed})
             old_by_table = {i.table: i for i in old_installed}
             for install in desired:
@@ -605,7 +636,7 @@ class Exporter:
                 deletes.append((key, before))
         self._counters["nexthop_validation_attempts"] += attempts
         self._counters["nexthop_validation_failures"] += failures
-        await self._commit(adds, replaces, deletes, moves, final)
+        await self._commit(adds, replaces, deletes, moves, fresh, gone, final)
 
     async def _commit(
         self,
@@ -613,30 +644,29 @@ class Exporter:
         replaces: list[tuple[_Key, _Install]],
         deletes: list[tuple[_Key, _Install]],
         moves: list[tuple[_Key, _Install, _Install]],
-        final: dict[_Key, tuple[_Attrs | None, dict[int, _Install]]],
+        fresh: list[tuple[_Key, _Entry]],
+        gone: list[_Key],
+        final: dict[_Key, tuple[_Attrs, dict[int, _Install]]],
     ) -> None:
-        assert self._nl is not None or not (adds or replaces or deletes or moves)
         counters = self._counters
-        new_routes = adds + [(key, new) for key, new, _old in moves]
-        if new_routes:
-            results = await self._nl.routes(  # type: ignore[union-attr]
-                _NEW, [self._spec(k, i) for k, i in new_routes], _CREATE)
-            for (key, install), error in zip(new_routes, results, strict=True):
+        failed: dict[_Key, list[_Install]] = {}
+        for flags, batch, what in ((_CREATE, adds + [(k, new) for k, new, _old in moves], "add"),
+                                   (_REPLACE, replaces, "replace")):
+            if not batch:
+                continue
+            assert self._nl is not None
+            results = await self._nl.routes(_NEW, self._specs(batch, False), flags)
+            done = 0
+            for (key, install), error in zip(batch, results, strict=True):
+                pending = final.get(key)
                 if error is None:
-                    final[key][1][install.table] = install
-                    counters["exported"] += 1
+                    done += 1
+                    if pending is not None:
+                        pending[1][install.table] = install
                 else:
-                    self._error(f"add {self._describe(key, install)}: {error}")
-            counters["last_export_time"] = time.time()
-        if replaces:
-            results = await self._nl.routes(  # type: ignore[union-attr]
-                _NEW, [self._spec(k, i) for k, i in replaces], _REPLACE)
-            for (key, install), error in zip(replaces, results, strict=True):
-                if error is None:
-                    final[key][1][install.table] = install
-                    counters["exported"] += 1
-                else:
-                    self._error(f"replace {self._describe(key, install)}: {error}")
+                    failed.setdefault(key, []).append(install)
+                    self._error(f"{what} {self._describe(key, install)}: {error}")
+            counters["exported"] += done
             counters["last_export_time"] = time.time()
         # Make before break: the old metric goes only once the new one is in.
         for key, new, old in moves:
@@ -644,18 +674,23 @@ class Exporter:
                 deletes.append((key, old))
         removed = await self._delete(deletes)
         for key, install in removed:
-            by_table = final[key][1]
-            if by_table.get(install.table) == install:
-                del by_table[install.table]
+            pending = final.get(key)
+            if pending is not None and pending[1].get(install.table) == install:
+                del pending[1][install.table]
         tracked = self._tracked
         intern = self._intern
+        for key in gone:
+            del tracked[key]
+        for key, entry in fresh:
+            missing = failed.get(key)
+            if missing:
+                entry = (entry[0], tuple(i for i in entry[1] if i not in missing))
+                entry = intern.setdefault(entry, entry)
+            tracked[key] = entry
         for key, (attrs, by_table) in final.items():
-            if attrs is None:
-                tracked.pop(key, None)
-                continue
             entry = (attrs, tuple(by_table[t] for t in sorted(by_table)))
             tracked[key] = intern.setdefault(entry, entry)
-        if final and self._config.state_file:
+        if (fresh or gone or final) and self._config.state_file:
             self._state_dirty = True
 
     async def _delete(self, deletes: list[tuple[_Key, _Install]]) -> list[tuple[_Key, _Install]]:
@@ -663,7 +698,7 @@ class Exporter:
         if not deletes:
             return []
         assert self._nl is not None
-        results = await self._nl.routes(_DEL, [self._spec(k, i, True) for k, i in deletes])
+        results = await self._nl.routes(_DEL, self._specs(deletes, True))
         gone = []
         for item, error in zip(deletes, results, strict=True):
             if error is None or error.errno == errno.ESRCH:
