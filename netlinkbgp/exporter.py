@@ -14,13 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import errno
 import gc
-import json
-import os
 import socket
-import struct
 import time
 from collections.abc import Iterable, Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
@@ -37,6 +33,7 @@ from netlinkbgp.export_config import (
     ExportStats,
     ExportVrf,
 )
+from netlinkbgp.export_io import attach_own_route_filter, load_state, save_state
 from netlinkbgp.netlink_io import DEFAULT_RCVBUF, EventSocket, NetlinkSocket, Overrun
 from netlinkbgp.nexthop_cache import NextHopCache
 from netlinkbgp.route import (
@@ -131,38 +128,6 @@ def _unkey(key: int) -> tuple[int, bytes, int]:
     if key & _V6:
         return _AF_INET6, (key & ((1 << 128) - 1)).to_bytes(16, "big"), (key >> 128) & 0xFF
     return _AF_INET, (key & _U32).to_bytes(4, "big"), key >> 32
-
-
-# -- the socket filter -----------------------------------------------------------------------
-
-#: SO_ATTACH_FILTER (asm-generic/socket.h); classic BPF opcodes (linux/filter.h).
-_SO_ATTACH_FILTER = 26
-_BPF_LDH_ABS, _BPF_LDB_ABS, _BPF_JEQ_K, _BPF_RET_K = 0x28, 0x30, 0x15, 0x06
-
-
-def _attach_own_route_filter(sock_fd: int, protocol: int) -> bool:
-    """Drop route events of our own protocol in the kernel (we know what we installed; 100k
-    installs must not come back as 100k events to decode). Best effort: returns success."""
-    # nlmsg_type is host-endian; BPF loads are big-endian: compare with the swapped value.
-    new, delete = (struct.unpack("!H", struct.pack("=H", t))[0] for t in (_NEW, _DEL))
-    program = [
-        (_BPF_LDH_ABS, 0, 0, 4),  # nlmsghdr.nlmsg_type
-        (_BPF_JEQ_K, 1, 0, new),
-        (_BPF_JEQ_K, 0, 2, delete),
-        (_BPF_LDB_ABS, 0, 0, 16 + 5),  # rtmsg.rtm_protocol
-        (_BPF_JEQ_K, 1, 0, protocol),
-        (_BPF_RET_K, 0, 0, 0xFFFFFFFF),  # keep
-        (_BPF_RET_K, 0, 0, 0),  # drop
-    ]
-    code = b"".join(struct.pack("=HBBI", *op) for op in program)
-    buffer = ctypes.create_string_buffer(code, len(code))
-    fprog = struct.pack("=HxxxxxxQ", len(program), ctypes.addressof(buffer))
-    try:
-        with socket.fromfd(sock_fd, socket.AF_NETLINK, socket.SOCK_RAW) as dup:
-            dup.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, fprog)
-    except OSError:
-        return False
-    return True
 
 
 # -- the Exporter ------------------------------------------------------------------------------
@@ -380,7 +345,7 @@ class Exporter:
             self._nl = NetlinkSocket()
         if self._follow_events:
             self._events = EventSocket(rcvbuf=self._config.event_rcvbuf or DEFAULT_RCVBUF)
-            _attach_own_route_filter(self._events.fileno(), self._config.route_protocol)
+            attach_own_route_filter(self._events.fileno(), self._config.route_protocol)
         self._recorded = self._load_state()
         self._started = True
         await self._full_resync(startup=True)
@@ -818,13 +783,9 @@ class Exporter:
         if not path:
             return None
         try:
-            with open(path) as handle:
-                data = json.load(handle)
-            return {(int(t), str(p), int(m)) for t, p, m in data["routes"]}
-        except FileNotFoundError:
-            return set()
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            self._error(f"state file {path}: {exc}; no stale route will be removed")
+            return load_state(path)
+        except ValueError as exc:
+            self._error(f"{exc}; no stale route will be removed")
             return set()
 
     def _save_state(self) -> None:
@@ -833,19 +794,14 @@ class Exporter:
         self._state_dirty = False
         if not path:
             return
-        routes: list[list[Any]] = []
+        routes: list[tuple[int, str, int]] = []
         for key, (_attrs, installed) in self._tracked.items():
             _family, dst, length = _unkey(key if isinstance(key, int) else key[0])
             prefix = str(ip_network((dst, length)))
-            routes.extend([i.table, prefix, i.metric] for i in installed)
-        self._recorded = {(t, p, m) for t, p, m in routes}
-        temporary = f"{path}.tmp{os.getpid()}"
+            routes.extend((i.table, prefix, i.metric) for i in installed)
+        self._recorded = set(routes)
         try:
-            with open(temporary, "w") as handle:
-                json.dump({"protocol": self._config.route_protocol, "routes": routes}, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, path)
+            save_state(path, self._config.route_protocol, routes)
         except OSError as exc:
             self._error(f"state file {path}: {exc.strerror}")
 

@@ -28,6 +28,7 @@ LEVELS: dict[str, int] = {
     # Pure helpers of the exporter (no I/O): below it so that it may import them.
     "netlinkbgp.nexthop_cache": 2,
     "netlinkbgp.export_config": 2,
+    "netlinkbgp.export_io": 2,
     "netlinkbgp.speaker": 3,
     "netlinkbgp.sync": 3,
     "netlinkbgp.config": 4,
