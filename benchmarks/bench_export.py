@@ -124,7 +124,25 @@ def _kernel_run(count: int) -> list[dict[str, Any]]:
         rows.append(_row("export", "ip-batch", count, seconds, rss))
         seconds, rss = _timed_process(["ip", "-batch", str(del_file)])
         rows.append(_row("withdraw", "ip-batch", count, seconds, rss))
+    rows.extend(asyncio.run(_raw(prefixes)))
     rows.append(asyncio.run(_nexthop_checks()))
+    return rows
+
+
+async def _raw(prefixes: Sequence[IPv4Network]) -> list[dict[str, Any]]:
+    """The same routes through NetlinkSocket.routes alone: the ceiling the Exporter works
+    under (codec + kernel), for context."""
+    gateway = ip_address(GATEWAY).packed
+    specs = [RouteSpec(socket.AF_INET, p.network_address.packed, 24, TABLE, PROTO, 20, gateway)
+             for p in prefixes]
+    rows = []
+    async with NetlinkSocket() as nl:
+        for bench, msg_type, flags in (("export", 24, 0x600), ("withdraw", 25, 0)):
+            started = time.perf_counter()
+            results = await nl.routes(msg_type, specs, flags)
+            took = time.perf_counter() - started
+            assert not any(results), [r for r in results if r][:3]
+            rows.append(_row(bench, "netlinkbgp-routes", len(specs), took, _peak_rss_self()))
     return rows
 
 

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple, Protocol
 from netlinkbgp.codec.constants import NlmFlag, RtmType, RtTable
 from netlinkbgp.codec.messages import LinkMessage, Message, RouteMessage
 from netlinkbgp.codec.route_requests import RouteSpec
-from netlinkbgp.errors import NetlinkBGPError, NetlinkError
+from netlinkbgp.errors import LocalProtocolError, NetlinkBGPError, NetlinkError
 from netlinkbgp.export_config import (
     ExportConfig,
     ExportedRoute,
@@ -376,11 +376,17 @@ class Exporter:
         if not self._started or not self._tasks:
             await self._cycle()
             return
+        worker = self._tasks[0]
         while self._has_work():
             self._flush_now = True
             self._idle.clear()
             self._wake.set()
-            await self._idle.wait()
+            idle = asyncio.ensure_future(self._idle.wait())
+            await asyncio.wait((idle, worker), return_when=asyncio.FIRST_COMPLETED)
+            if worker.done():  # it died of a bug: say so rather than wait for ever
+                idle.cancel()
+                worker.result()
+                raise LocalProtocolError("the exporter has been stopped")
 
     def _has_work(self) -> bool:
         return bool(self._pending or self._queue or self._revalidate or self._resync
