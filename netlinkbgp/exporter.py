@@ -19,8 +19,8 @@ import gc
 import socket
 import time
 from collections.abc import Iterable, Sequence
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
-from typing import Any, NamedTuple, Protocol
+from ipaddress import IPv4Address, IPv6Address, ip_network
+from typing import Any, Protocol
 
 from netlinkbgp.codec.constants import NlmFlag, RtmType, RtTable
 from netlinkbgp.codec.messages import LinkMessage, Message, RouteMessage
@@ -34,6 +34,14 @@ from netlinkbgp.export_config import (
     ExportVrf,
 )
 from netlinkbgp.export_io import attach_own_route_filter, load_state, save_state
+from netlinkbgp.export_tracking import V6 as _V6
+from netlinkbgp.export_tracking import Attrs as _Attrs
+from netlinkbgp.export_tracking import Entry as _Entry
+from netlinkbgp.export_tracking import Install as _Install
+from netlinkbgp.export_tracking import Key as _Key
+from netlinkbgp.export_tracking import Target as _Target
+from netlinkbgp.export_tracking import prefix_key as _prefix_key
+from netlinkbgp.export_tracking import unkey as _unkey
 from netlinkbgp.netlink_io import DEFAULT_RCVBUF, EventSocket, NetlinkSocket, Overrun
 from netlinkbgp.nexthop_cache import NextHopCache
 from netlinkbgp.route import (
@@ -56,52 +64,15 @@ __all__ = [
 
 _MAIN = int(RtTable.RT_TABLE_MAIN)
 _AF_INET = int(socket.AF_INET)
-_AF_INET6 = int(socket.AF_INET6)
 _NEW = int(RtmType.RTM_NEWROUTE)
 _DEL = int(RtmType.RTM_DELROUTE)
 #: New routes never overwrite someone else's route with the same key (table, prefix, metric).
 _CREATE = int(NlmFlag.NLM_F_CREATE | NlmFlag.NLM_F_EXCL)
 #: A next-hop change of a route we installed is one atomic replace (DESIGN §4).
 _REPLACE = int(NlmFlag.NLM_F_CREATE | NlmFlag.NLM_F_REPLACE)
+_U32 = 0xFFFFFFFF
 #: Routes planned per step: ~10 ms of Python work, so the event loop is never held longer.
 CHUNK = 8192
-#: The key of an IPv6 prefix has this bit set above the address and the prefix length.
-_V6 = 1 << 136
-_U32 = 0xFFFFFFFF
-
-
-class _Attrs(NamedTuple):
-    """What the Exporter needs of a route, interned (one object per distinct set)."""
-
-    gateway: bytes | None  # packed first usable next hop
-    ifindex: int
-    communities: frozenset[int]
-    large: frozenset[tuple[int, int, int]]
-    ext: frozenset[bytes]
-    vpn: bool
-    vrf: str
-
-
-class _Install(NamedTuple):
-    table: int
-    metric: int
-    gateway: bytes
-    oif: int
-    onlink: bool
-
-
-class _Target(NamedTuple):
-    table: int
-    metric: int
-    validate: bool
-    fallback_oif: int
-
-
-#: The value of a tracked route: (interned attributes, installed routes sorted by table).
-_Entry = tuple[_Attrs, tuple[_Install, ...]]
-_Key = int | tuple[int, bytes, str]
-
-
 class _RouteIO(Protocol):
     """What the Exporter needs of the command socket (NetlinkSocket, or a fake in tests)."""
 
@@ -114,20 +85,6 @@ class _RouteIO(Protocol):
     async def dump_links(self) -> list[LinkMessage]: ...
 
     def close(self) -> None: ...
-
-
-def _prefix_key(prefix: IPv4Network | IPv6Network) -> int:
-    address = int(prefix.network_address)
-    if prefix.version == 4:
-        return (prefix.prefixlen << 32) | address
-    return _V6 | (prefix.prefixlen << 128) | address
-
-
-def _unkey(key: int) -> tuple[int, bytes, int]:
-    """(family, packed destination, prefix length) of a prefix key."""
-    if key & _V6:
-        return _AF_INET6, (key & ((1 << 128) - 1)).to_bytes(16, "big"), (key >> 128) & 0xFF
-    return _AF_INET, (key & _U32).to_bytes(4, "big"), key >> 32
 
 
 # -- the Exporter ------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ LEVELS: dict[str, int] = {
     "netlinkbgp.nexthop_cache": 2,
     "netlinkbgp.export_config": 2,
     "netlinkbgp.export_io": 2,
+    "netlinkbgp.export_tracking": 2,
     "netlinkbgp.speaker": 3,
     "netlinkbgp.sync": 3,
     "netlinkbgp.config": 4,
