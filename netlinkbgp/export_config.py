@@ -123,7 +123,8 @@ class ExportStats:
     Attributes:
         exported: routes installed or replaced in a table.
         withdrawn: routes deleted from a table.
-        errors: kernel requests that failed (and routes that found no device).
+        errors: kernel requests that failed (a route with no device for its next hop is
+            simply not installed, and not counted here).
         nexthop_validation_attempts: next-hop checks made (cache hits included).
         nexthop_validation_failures: checks that found the next hop unreachable.
         dampened: changes superseded by a later change within the dampening interval.
