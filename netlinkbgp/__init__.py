@@ -13,12 +13,26 @@ from netlinkbgp.errors import (
     RemoteProtocolError,
     TransportError,
 )
+from netlinkbgp.export_config import (
+    ExportConfig,
+    ExportedRoute,
+    ExportRule,
+    ExportStats,
+    ExportVrf,
+)
+from netlinkbgp.exporter import Exporter
 from netlinkbgp.importer import ImportConfig, Importer, ImportStats, VrfImport
 from netlinkbgp.route import NextHop, Origin, Route, RouteDistinguisher, RouteEvent, RouteSink
 
 __all__ = [
     "ConfigError",
     "DecodeError",
+    "ExportConfig",
+    "ExportRule",
+    "ExportStats",
+    "ExportVrf",
+    "ExportedRoute",
+    "Exporter",
     "ImportConfig",
     "ImportStats",
     "Importer",

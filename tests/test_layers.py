@@ -25,6 +25,11 @@ LEVELS: dict[str, int] = {
     "netlinkbgp.bgp_io": 2,
     "netlinkbgp.importer": 3,
     "netlinkbgp.exporter": 3,
+    # Pure helpers of the exporter (no I/O): below it so that it may import them.
+    "netlinkbgp.nexthop_cache": 2,
+    "netlinkbgp.export_config": 2,
+    "netlinkbgp.export_io": 2,
+    "netlinkbgp.export_tracking": 2,
     "netlinkbgp.speaker": 3,
     "netlinkbgp.sync": 3,
     "netlinkbgp.config": 4,
