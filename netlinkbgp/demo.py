@@ -8,9 +8,11 @@ kernel then holds, read back through our own codec.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import socket
 import time
+from collections.abc import Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any, TextIO
 
@@ -19,7 +21,11 @@ from netlinkbgp.cli_route import Names, format_route
 from netlinkbgp.codec.constants import NlmFlag, RtmType
 from netlinkbgp.codec.messages import RouteMessage
 from netlinkbgp.codec.route_requests import RouteSpec
+from netlinkbgp.export_config import ExportConfig, ExportRule
+from netlinkbgp.exporter import Exporter
+from netlinkbgp.importer import ImportConfig, Importer
 from netlinkbgp.netlink_io import EventSocket, NetlinkSocket
+from netlinkbgp.route import NextHop, RouteEvent, parse_community
 
 __all__ = ["run_demo"]
 
@@ -107,7 +113,55 @@ def _steps() -> list[dict[str, Any]]:
                           f"{took * 1000:.0f} ms; {len(left)} left in the table"})
 
     asyncio.run(body())
+    asyncio.run(_pipeline(steps))
     return steps
+
+
+class _AsIfFromAPeer:
+    """Stands in for BGP between the Importer and the Exporter (the Speaker comes next):
+    gives each imported route the next hop and community a peer would announce."""
+
+    def __init__(self, exporter: Exporter) -> None:
+        self.exporter = exporter
+
+    def apply(self, events: Sequence[RouteEvent]) -> None:
+        hop = (NextHop(ip_address("198.51.100.2")),)
+        community = (parse_community("65000:100"),)
+        self.exporter.apply([RouteEvent(e.kind, None if e.route is None else dataclasses.replace(
+            e.route, next_hops=hop, communities=community)) for e in events])
+
+
+async def _pipeline(steps: list[dict[str, Any]]) -> None:
+    """Importer -> (a stand-in for BGP) -> Exporter, all in the namespace."""
+    testing.ip("link", "add", "lb0", "type", "veth", "peer", "name", "lb0peer")
+    testing.ip("link", "set", "lb0", "up")
+    testing.ip("addr", "add", "192.0.2.1/28", "dev", "lb0")
+    # Validation is scoped to the rule's table, and table 200 holds no connected routes:
+    # without it the route goes ONLINK on the device that reaches the next hop.
+    rule = ExportRule("vips", community_list=("65000:100",), table_id=200,
+                      validate_nexthop=False)
+    async with Exporter(ExportConfig(rules=(rule,), dampening_interval=0)) as exporter, \
+            Importer(ImportConfig(interfaces=("lb*",), resync_interval=0)) as importer:
+        importer.subscribe(_AsIfFromAPeer(exporter))
+        await exporter.drain()
+        shown = testing.ip("route", "show", "table", "200", check=False).strip()
+        steps.append({"step": "pipeline-import", "kernel": shown.splitlines(),
+                      "text": "the Importer saw 192.0.2.0/28, connected on lb0; "
+                      "tagged as a peer would (next hop 198.51.100.2, community 65000:100) "
+                      "the Exporter installed it in table 200, onlink on the device that "
+                      "reaches the next hop:"})
+        testing.ip("addr", "del", "192.0.2.1/28", "dev", "lb0")
+        for _ in range(100):  # the withdraw travels through events: wait for it, bounded
+            await exporter.drain()
+            if not testing.ip("route", "show", "table", "200", check=False).strip():
+                break
+            await asyncio.sleep(0.01)
+        left = testing.ip("route", "show", "table", "200", check=False).strip()
+        steps.append({"step": "pipeline-withdraw", "kernel": left.splitlines(),
+                      "stats": {"import": dataclasses.asdict(importer.stats()),
+                                "export": dataclasses.asdict(exporter.stats())},
+                      "text": "removed the address: withdrawn by the Importer, deleted by the "
+                      f"Exporter; table 200 now holds {len(left.splitlines())} routes"})
 
 
 async def _changes_in(events: EventSocket, table: int, names: Names) -> list[str]:
@@ -157,5 +211,7 @@ def run_demo(as_json: bool, out: TextIO) -> int:
             out.write(f"     {step['route']}\n")
         for line in step.get("events", ()):
             out.write(f"     event: {line}\n")
+        for line in step.get("kernel", ()):
+            out.write(f"     {line}\n")
     out.write("\nThe namespace is gone; nothing outside it was touched.\n")
     return 0

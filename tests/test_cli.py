@@ -189,6 +189,10 @@ def test_demo_runs_and_says_what_happened() -> None:
     assert "203.0.113.0/24" in steps["lookup"]["route"]
     assert steps["event"]["events"] and "198.51.100.3" in steps["event"]["events"][0]
     assert steps["delete"]["left"] == 0
+    # Importer -> Exporter: the connected prefix reaches table 200, then leaves it.
+    assert [line.split()[0] for line in steps["pipeline-import"]["kernel"]] == ["192.0.2.0/28"]
+    assert steps["pipeline-withdraw"]["kernel"] == []
+    assert steps["pipeline-withdraw"]["stats"]["export"]["exported"] == 1
 
 
 def test_help_lists_the_route_syntax() -> None:
