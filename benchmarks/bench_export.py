@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import gc
 import json
-import resource
 import socket
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.bench_netlink import _timed_process
+from benchmarks.bench_netlink import _peak_rss_self, _row, _timed_process
 from netlinkbgp import testing
 from netlinkbgp.codec.messages import LinkMessage, RouteMessage
 from netlinkbgp.codec.route_requests import RouteSpec
@@ -54,15 +53,6 @@ GATEWAY = "10.0.0.2"
 #: Targets from the Exporter issue (per_second, ratio against ip -batch, bytes per route).
 TARGETS = {"export": (150_000, 2.0), "withdraw": (None, 1.3), "nexthop": (150_000, None)}
 MEMORY_TARGET = 150
-
-
-def _row(bench: str, impl: str, items: int, seconds: float, rss: int) -> dict[str, Any]:
-    return {"bench": bench, "impl": impl, "items": items, "seconds": round(seconds, 4),
-            "per_second": round(items / seconds), "peak_rss_bytes": rss}
-
-
-def _peak_rss_self() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _prefixes(count: int) -> list[IPv4Network]:
