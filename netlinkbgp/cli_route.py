@@ -232,15 +232,12 @@ MAX_CACHED_OPTIONS = 4096
 
 
 def parse_prefix(text: str) -> IPv4Network | IPv6Network:
-    """``10.0.0.0/24``, ``2001:db8::/32``, a host address, or ``default``/``default6``."""
-    if text in ("default", "0/0"):
-        return ip_network("0.0.0.0/0")
-    if text in ("default6", "::/0"):
-        return ip_network("::/0")
-    try:
-        return ip_network(text, strict=True)
-    except ValueError as exc:
-        raise InvalidValueError(f"bad prefix {text!r}: {exc}") from None
+    """``10.0.0.0/24``, ``2001:db8::/32``, a host address, or ``default``/``default6``.
+
+    The same parser as route commands use (:func:`_prefix`), as an ``ipaddress`` network.
+    """
+    _, packed, length = _prefix(text)
+    return ip_network((packed, length))
 
 
 class Names:
@@ -418,10 +415,3 @@ async def monitor(count: int, as_json: bool, out: TextIO = sys.stdout) -> int:
                     if count and seen >= count:
                         return events.overruns
     return 0  # pragma: no cover - the event stream does not end
-
-
-def family_of(prefix: IPv4Network | IPv6Network | None) -> int:
-    if prefix is None:
-        return socket.AF_UNSPEC
-    return socket.AF_INET if prefix.version == 4 else socket.AF_INET6
-

@@ -37,7 +37,7 @@ from netlinkbgp.codec.messages import (
     dump_request,
 )
 from netlinkbgp.codec.route_requests import RouteSpec, encode_route_requests
-from netlinkbgp.errors import DecodeError, LocalProtocolError, NetlinkError, TransportError
+from netlinkbgp.errors import DecodeError, NetlinkError, TransportError
 
 __all__ = [
     "DEFAULT_EVENT_GROUPS",
@@ -434,15 +434,3 @@ class EventSocket:
     async def _iterate(self) -> AsyncIterator[list[Message] | Overrun]:
         while True:
             yield await self.receive()
-
-
-def check_route_args(table: int, metric: int | None) -> None:
-    """Validate user-facing route numbers before they reach the kernel.
-
-    Raises:
-        LocalProtocolError: table outside 1..2^32-1 or metric outside 0..2^32-1.
-    """
-    if not 0 < table <= 0xFFFFFFFF:
-        raise LocalProtocolError(f"table {table} is outside 1..4294967295")
-    if metric is not None and not 0 <= metric <= 0xFFFFFFFF:
-        raise LocalProtocolError(f"metric {metric} is outside 0..4294967295")

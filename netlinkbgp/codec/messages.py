@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 from typing import Any, NamedTuple, TypeVar, Union
@@ -599,8 +599,3 @@ def with_header(msg: Message, *, seq: int, flags: int | None = None) -> Message:
     if isinstance(msg, (RouteMessage, LinkMessage, AddressMessage)):
         return msg._replace(seq=seq, flags=flags)
     return dataclasses.replace(msg, seq=seq, flags=flags)
-
-
-def iter_kinds(messages: Iterable[Message], cls: type[_T]) -> list[_T]:
-    """The messages of one class, in order."""
-    return [m for m in messages if isinstance(m, cls)]
