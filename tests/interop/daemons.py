@@ -147,6 +147,7 @@ def _wait_not_tentative(ns: str, timeout: float = START_TIMEOUT_SECONDS) -> None
 
 def _kill_namespace_processes(ns: str) -> None:
     pids = [int(p) for p in _run(["ip", "netns", "pids", ns], check=False).split()]
+    killed = list(pids)
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
@@ -157,6 +158,11 @@ def _kill_namespace_processes(ns: str) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+    # Reap the ones that are our children (a daemon never stopped); a later Popen.poll()
+    # copes with that (ECHILD).
+    for pid in killed:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
 
 
 def _delete_namespace(ns: str) -> None:
@@ -258,8 +264,10 @@ class _Daemon:
         while True:
             assert self.proc is not None
             if self.proc.poll() is not None:
+                numbered = "\n".join(f"{n:4} {line}"
+                                     for n, line in enumerate(self.config.splitlines(), 1))
                 raise DaemonError(f"{self.label} exited with {self.proc.returncode} at start; "
-                                  f"log:\n{self.log_tail()}")
+                                  f"log:\n{self.log_tail()}\nconfig:\n{numbered}")
             if ready():
                 return
             if time.monotonic() > deadline:
@@ -344,9 +352,9 @@ class BirdPeer:
     connect_delay: int = 1
     #: Seconds between outgoing connection attempts (BIRD's default is 120).
     connect_retry: int = 2
-    #: Extra lines inside the protocol block (e.g. ``"add paths on;"``).
+    #: Extra lines inside the protocol block (e.g. ``"multihop 2;"``).
     extra: str = ""
-    #: Extra lines inside each channel block.
+    #: Extra lines inside each channel block (e.g. ``"add paths on;"``).
     channel_extra: str = ""
 
 
@@ -447,7 +455,9 @@ def bird_config(asn: int, router_id: str, peers: Sequence[BirdPeer],
         static6: IPv6 routes.
         extra: appended verbatim (filters, more protocols).
     """
-    parts = [f"log stderr all;\nrouter id {router_id};\n\nprotocol device {{ }}\n"]
+    parts = [f"log stderr all;\nrouter id {router_id};\n"
+             # session state changes in the log that failure messages quote
+             "debug protocols { states, events };\n\nprotocol device { }\n"]
     for fam, routes in (("ipv4", static4), ("ipv6", static6)):
         if routes:
             body = "".join(_bird_static_line(r) for r in routes)
@@ -589,18 +599,24 @@ class Bird(_Daemon):
         """Replace the configuration and ``birdc configure``; returns BIRD's answer.
 
         Raises:
-            DaemonError: BIRD rejected the new configuration.
+            DaemonError: BIRD rejected the new configuration (it keeps running the old one,
+                and so does this object).
         """
-        self.config = text
         self.conf_path.write_text(text)
         out = self.birdc("configure", check=False)
         if "Reconfigured" not in out and "Reconfiguration in progress" not in out:
+            self.conf_path.write_text(self.config)
             raise DaemonError(f"birdc configure: {out.strip()}\nlog:\n{self.log_tail()}")
+        self.config = text
         return out
 
     def protocol_info(self, name: str) -> dict[str, str]:
         """Every ``Key: value`` line of ``show protocols all NAME`` (e.g. ``BGP state``,
-        ``Last error``, ``Neighbor address``), plus ``State`` and ``Info`` from the header."""
+        ``Last error``, ``Neighbor address``), plus ``State`` and ``Info`` from the header.
+
+        Raises:
+            DaemonError: no such protocol.
+        """
         out = self.birdc("show", "protocols", "all", name, check=False)
         info: dict[str, str] = {}
         for line in out.splitlines():
@@ -614,7 +630,7 @@ class Bird(_Daemon):
             if m and m.group(1) not in info:
                 info[m.group(1)] = m.group(2).strip()
         if not info:
-            info["error"] = out.strip()
+            raise DaemonError(f"birdc show protocols all {name}: {out.strip()}")
         return info
 
     def protocol_state(self, name: str) -> str:
@@ -622,7 +638,7 @@ class Bird(_Daemon):
         ``Active``, ``OpenSent``, ``OpenConfirm``, ``Established``, or ``Down`` for a
         disabled protocol), followed by `` (last error: TEXT)`` when BIRD shows one."""
         info = self.protocol_info(name)
-        state = info.get("BGP state") or info.get("State") or f"unknown ({info})"
+        state = info.get("BGP state") or info.get("State") or f"unknown {info}"
         if info.get("Last error"):
             state += f" (last error: {info['Last error']})"
         return state
