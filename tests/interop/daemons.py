@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from netlinkbgp import testing
 
@@ -229,7 +229,7 @@ def run_in(ns: str, func: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
     ``func`` need not be picklable (the child is forked); its result and any exception must
     be: they come back to this process, the exception with the child's traceback as a note.
     """
-    return testing.run_forked(_enter_and_call, ns, func, args, kwargs)
+    return cast(_T, testing.run_forked(_enter_and_call, ns, func, args, kwargs))
 
 
 # ------------------------------------------------------------------------------------------
@@ -361,12 +361,13 @@ class BirdPeer:
 @dataclass(frozen=True, slots=True)
 class BirdStatic:
     """One static route; without ``via`` it is a blackhole. The attributes are set with
-    BIRD filter statements in the route's block."""
+    BIRD filter statements in the route's block. Communities are ``(a, b)`` or ``"a:b"``,
+    large communities ``(a, b, c)`` or ``"a:b:c"``."""
 
     prefix: str
     via: str | None = None
-    communities: tuple[tuple[int, int], ...] = ()
-    large_communities: tuple[tuple[int, int, int], ...] = ()
+    communities: tuple[tuple[int, int] | str, ...] = ()
+    large_communities: tuple[tuple[int, int, int] | str, ...] = ()
     med: int | None = None
     local_pref: int | None = None
 
@@ -386,13 +387,20 @@ def _bird_filter(expr: str, export: bool = False) -> str:
         else f"filter {expr}"
 
 
+def _parts(value: tuple[int, ...] | str, count: int) -> list[str]:
+    parts = value.split(":") if isinstance(value, str) else [str(v) for v in value]
+    if len(parts) != count or not all(p.isdigit() for p in parts):
+        raise ValueError(f"expected {count} numbers, got {value!r}")
+    return parts
+
+
 def _bird_static_line(route: BirdStatic | str) -> str:
     if isinstance(route, str):
         route = BirdStatic(route)
     dest = f"via {route.via}" if route.via else "blackhole"
-    stmts = [f"bgp_community.add(({a}, {b}));" for a, b in route.communities]
-    stmts += [f"bgp_large_community.add(({a}, {b}, {c}));"
-              for a, b, c in route.large_communities]
+    stmts = [f"bgp_community.add(({', '.join(_parts(c, 2))}));" for c in route.communities]
+    stmts += [f"bgp_large_community.add(({', '.join(_parts(c, 3))}));"
+              for c in route.large_communities]
     if route.med is not None:
         stmts.append(f"bgp_med = {route.med};")
     if route.local_pref is not None:

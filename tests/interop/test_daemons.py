@@ -49,7 +49,7 @@ def test_bird_and_gobgp_exchange_routes() -> None:
             BirdPeer("gobgp6", topo.ours_v6, GOBGP_AS, local_address=topo.daemon_v6,
                      ipv4=False),
         ]
-        static4 = [BirdStatic("10.10.0.0/24", communities=((65001, 100), (65001, 101)),
+        static4 = [BirdStatic("10.10.0.0/24", communities=((65001, 100), "65001:101"),
                               large_communities=((4200000001, 1, 2),), med=50)]
         gobgp_peers = [
             GobgpPeer(topo.daemon_v4, BIRD_AS, passive=True, families=("ipv4-unicast",)),
