@@ -25,7 +25,7 @@ from netlinkbgp.bgp.constants import HEADER_SIZE, MARKER, AttrFlag, AttrType, Me
 from netlinkbgp.bgp.nlri import IPV4_UNICAST, Family, Nlri, NlriList, encode_nlri
 from netlinkbgp.errors import LocalProtocolError
 
-__all__ = ["pack_updates", "pack_withdrawals"]
+__all__ = ["pack_encoded", "pack_encoded_withdrawals", "pack_updates", "pack_withdrawals"]
 
 _HEADER = struct.Struct("!16sHB")
 _U16 = struct.Struct("!H")
@@ -136,3 +136,60 @@ def pack_withdrawals(nlri: Sequence[Nlri], ctx: Negotiated,
         attrs = _mp_attribute(AttrType.MP_UNREACH_NLRI, head + chunk)
         messages.append(_message(b"\x00\x00" + _U16.pack(len(attrs)) + attrs))
     return messages
+
+
+def pack_encoded(family: Family, block: bytes, next_hop: bytes, encoded: Sequence[bytes],
+                 ctx: Negotiated) -> list[bytes]:
+    """Announcements of already encoded NLRI under an already encoded attribute block.
+
+    The speaker's Adj-RIB-Out keeps each attribute set encoded once per session; this packs
+    any number of prefixes under it without building attribute or NLRI objects.
+
+    Args:
+        family: the NLRI family.
+        block: the path attributes, encoded for ``ctx``, without MP_REACH/MP_UNREACH (for
+            IPv4 unicast with an IPv4 next hop it includes NEXT_HOP).
+        next_hop: the MP_REACH_NLRI next hop field (route distinguishers included for VPN
+            families); empty to use the classic NLRI field (IPv4 unicast only).
+        encoded: each NLRI in wire form (:func:`~netlinkbgp.bgp.nlri.encode_nlri`).
+        ctx: the session context (message size).
+
+    Returns:
+        Whole UPDATE messages, header included.
+
+    Raises:
+        LocalProtocolError: the attributes or one NLRI cannot fit a message.
+    """
+    room = ctx.max_message_size - HEADER_SIZE - 4 - len(block)
+    if not next_hop:
+        if family != IPV4_UNICAST:
+            raise LocalProtocolError(f"{family} NLRI need an MP_REACH_NLRI next hop")
+        head = b"\x00\x00" + _U16.pack(len(block)) + block
+        return [_message(head + chunk) for chunk in _chunks(encoded, room)]
+    mp_head = _MP_REACH_HEAD.pack(family.afi, family.safi, len(next_hop)) + next_hop + b"\x00"
+    room -= 4 + len(mp_head)
+    if room <= 0:
+        raise LocalProtocolError("the attributes leave no room for NLRI")
+    messages = []
+    for chunk in _chunks(encoded, room):
+        attrs = _mp_attribute(AttrType.MP_REACH_NLRI, mp_head + chunk) + block
+        messages.append(_message(b"\x00\x00" + _U16.pack(len(attrs)) + attrs))
+    return messages
+
+
+def pack_encoded_withdrawals(family: Family, encoded: Sequence[bytes],
+                             ctx: Negotiated) -> list[bytes]:
+    """Withdrawals of already encoded NLRI (``encode_nlri(..., withdraw=True)``).
+
+    Returns:
+        Whole UPDATE messages, header included.
+    """
+    room = ctx.max_message_size - HEADER_SIZE - 4
+    if family == IPV4_UNICAST:
+        return [_message(_U16.pack(len(chunk)) + chunk + b"\x00\x00")
+                for chunk in _chunks(encoded, room)]
+    room -= 4 + 3
+    head = _MP_UNREACH_HEAD.pack(family.afi, family.safi)
+    return [_message(b"\x00\x00" + _U16.pack(4 + 3 + len(chunk))
+                     + _mp_attribute(AttrType.MP_UNREACH_NLRI, head + chunk))
+            for chunk in _chunks(encoded, room)]

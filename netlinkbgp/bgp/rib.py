@@ -27,7 +27,7 @@ lowest peer address, then lowest path id. There is no IGP cost step (no IGP here
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from netlinkbgp.bgp.attributes import Attribute, MpReachNlri, MpUnreachNlri
 from netlinkbgp.bgp.capabilities import Negotiated
@@ -202,8 +202,9 @@ class AdjRibIn:
         loc_rib: the Loc-RIB to keep up to date (a private one when omitted).
     """
 
-    __slots__ = ("_counts", "_fast", "_interned", "_known", "_source", "_unicast",
-                 "_unicast_counts", "ctx", "loc_rib", "peer")
+    __slots__ = ("_counts", "_fast", "_interned", "_known", "_source", "_stale_sources",
+                 "_unicast", "_unicast_counts", "accept", "ctx", "loc_rib", "peer", "received",
+                 "rejected", "stale")
 
     def __init__(self, peer: PeerInfo, ctx: Negotiated, loc_rib: LocRib | None = None) -> None:
         self.peer = peer
@@ -228,6 +229,63 @@ class AdjRibIn:
         # Blocks interned before were accepted before: the fast path does not validate
         # them again.
         self._known = (self._unicast[0][1], self._unicast[1][1])
+        #: prefixes announced to this RIB so far, and those of them ``accept`` refused
+        self.received = 0
+        self.rejected = 0
+        #: import policy: ``accept(family, key)`` decides whether an announced prefix is
+        #: kept (``None``: all are); a refused prefix is treated as withdrawn
+        self.accept: Callable[[Family, int], bool] | None = None
+        #: prefixes still held from an earlier session (graceful restart, :meth:`inherit`)
+        self.stale = 0
+        self._stale_sources: tuple[object, ...] = ()
+
+    # -- graceful restart ----------------------------------------------------------------
+
+    def inherit(self, old: AdjRibIn) -> None:
+        """Take over the routes of the peer's previous session as *stale* (RFC 4724 §4.2).
+
+        They stay in the Loc-RIB until this session announces the prefix again (replacing
+        them) or :meth:`purge_stale` removes what is left, at End-of-RIB or when the
+        restart timer runs out. Both RIBs must have the same :class:`PeerInfo` and share
+        the Loc-RIB.
+
+        Raises:
+            LocalProtocolError: different peer or Loc-RIB.
+        """
+        if old.peer != self.peer or old.loc_rib is not self.loc_rib:
+            raise LocalProtocolError("inherit needs the same peer and Loc-RIB")
+        self._unicast_counts = list(old._unicast_counts)
+        self._counts = dict(old._counts)
+        self.stale = old.count()
+        self._stale_sources = (old._source, *old._stale_sources)
+
+    def withdraw_key(self, family: Family, key: int,
+                     path_id: int | None = None) -> list[RibChange]:
+        """Remove this peer's path for one prefix (e.g. refused by a new import policy).
+
+        Returns:
+            The Loc-RIB best-path changes.
+        """
+        changes: list[RibChange] = []
+        self._set(family, key, path_id, None, changes)
+        return changes
+
+    def purge_stale(self, family: Family | None = None) -> list[RibChange]:
+        """Remove the stale routes left from the previous session (of one family or all).
+
+        Returns:
+            The Loc-RIB best-path changes.
+        """
+        changes: list[RibChange] = []
+        if not self.stale:
+            return changes
+        sources = self._stale_sources
+        for fam, key, path in list(self):
+            if (family is None or fam == family) and any(path.source is s for s in sources):
+                self._set(fam, key, path.path_id, None, changes)
+        if family is None:
+            self._stale_sources = ()
+        return changes
 
     # -- interning ---------------------------------------------------------------------
 
@@ -255,7 +313,10 @@ class AdjRibIn:
     def _release(self, family: Family, path: Path, count: int = 1) -> None:
         path.refs -= count
         if path.refs <= 0:
-            self._interned[family].pop(path.key, None)
+            interned = self._interned.get(family)
+            # a stale path of an earlier session is not in this RIB's table: leave that alone
+            if interned is not None and interned.get(path.key) is path:
+                del interned[path.key]
 
     @property
     def interned(self) -> int:
@@ -292,6 +353,8 @@ class AdjRibIn:
             path.refs += 1
         if old is not None:
             self._release(family, old)
+            if old.source is not self._source:
+                self.stale -= 1
             if path is None:
                 self._count(family, -1)
         else:
@@ -362,15 +425,26 @@ class AdjRibIn:
     def _announce(self, nlri: NlriList, block: bytes | tuple[Attribute, ...], nh: bytes,
                   changes: list[RibChange]) -> None:
         family = nlri.family
+        accept = self.accept
+        self.received += len(nlri)
         if family.has_labels:
             for n in nlri:
+                key = prefix_key(n.value, n.length, family, n.rd)
+                if accept is not None and not accept(family, key):
+                    self.rejected += 1
+                    self._set(family, key, n.path_id, None, changes)
+                    continue
                 path = self._intern(family, block, nh, n.labels, n.path_id)
-                self._set(family, prefix_key(n.value, n.length, family, n.rd), n.path_id, path,
-                          changes)
+                self._set(family, key, n.path_id, path, changes)
             return
         for value, length, path_id in nlri.packed():
+            key = prefix_key(value, length, family)
+            if accept is not None and not accept(family, key):
+                self.rejected += 1
+                self._set(family, key, path_id, None, changes)
+                continue
             path = self._intern(family, block, nh, (), path_id)
-            self._set(family, prefix_key(value, length, family), path_id, path, changes)
+            self._set(family, key, path_id, path, changes)
 
     def apply_message(self, data: bytes, collect: bool = True) -> list[RibChange]:
         """Apply one raw UPDATE (header included), taking the fast path when it can.
@@ -449,12 +523,24 @@ class AdjRibIn:
         if not keys:
             return
         family = IPV6_UNICAST if v6 else IPV4_UNICAST
+        if self.accept is not None:
+            accept = self.accept
+            refused = [k for k in keys if not accept(family, k)]
+            if refused:
+                self.received += len(refused)
+                self.rejected += len(refused)
+                for key in refused:  # a refused announcement withdraws what was there
+                    self._set(family, key, None, None, sink)
+                keys = [k for k in keys if accept(family, k)]
+                if not keys:
+                    return
         loc, interned = self._unicast[v6]
         intern_key = bytes((len(nh),)) + nh + block if nh else block
         path = interned.get(intern_key)
         if path is None:  # as _intern, inline: nearly every UPDATE of a table dump
             path = interned[intern_key] = Path.shared(self._source, block, nh)
         path.refs += len(keys)
+        self.received += len(keys)
         source = self._source
         added = 0
         # The common cases inline (measured: a call per prefix costs a third of the time):

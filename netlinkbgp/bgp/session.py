@@ -61,6 +61,7 @@ __all__ = [
     "Input",
     "NotificationReceived",
     "NotificationSent",
+    "RawUpdateReceived",
     "RouteRefreshReceived",
     "Session",
     "SessionConfig",
@@ -69,6 +70,8 @@ __all__ = [
     "UpdateReceived",
 ]
 
+#: The UPDATE message type octet (RFC 4271 §4.1), read before decoding in raw mode.
+_UPDATE_TYPE = 2
 #: RFC 4271 §8.2.2: after sending OPEN the hold timer is set "to a large value"; 4 minutes is
 #: the value it suggests.
 OPEN_HOLD_TIME = 240.0
@@ -154,6 +157,18 @@ class UpdateReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class RawUpdateReceived:
+    """An UPDATE arrived, left undecoded (``SessionConfig.decode_updates`` is false).
+
+    The receiver decodes it (for instance with ``AdjRibIn.apply_message``, whose fast path
+    never builds attribute objects) and reports an error that calls for a session reset with
+    :meth:`Session.update_error`.
+    """
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class RouteRefreshReceived:
     """The peer asked for our routes again (or marks a refresh, RFC 7313)."""
 
@@ -175,7 +190,7 @@ class NotificationSent:
 
 
 Event = (StateChanged | ConnectRequested | CloseRequested | Established | UpdateReceived
-         | RouteRefreshReceived | NotificationReceived | NotificationSent)
+         | RawUpdateReceived | RouteRefreshReceived | NotificationReceived | NotificationSent)
 
 
 def default_capabilities(local_asn: int) -> tuple[Capability, ...]:
@@ -201,6 +216,8 @@ class SessionConfig:
         passive: never open connections, only accept them.
         auto_restart: restart automatically (after the idle hold time) when the session fails.
         capabilities: what our OPEN announces; by default :func:`default_capabilities`.
+        decode_updates: decode UPDATEs into :class:`UpdateReceived` events; when false they
+            come out as :class:`RawUpdateReceived` bytes for a faster decoder.
     """
 
     local_asn: int
@@ -214,6 +231,7 @@ class SessionConfig:
     passive: bool = False
     auto_restart: bool = True
     capabilities: tuple[Capability, ...] = field(default=())
+    decode_updates: bool = True
 
     def __post_init__(self) -> None:
         if not 0 < self.local_asn <= 0xFFFFFFFF or not 0 <= self.peer_asn <= 0xFFFFFFFF:
@@ -259,6 +277,7 @@ class Session:
         self.connect_retry_counter = 0
         # What the input being handled carries (the message, the error, the stop reason).
         self._message: Message | None = None
+        self._raw_update = b""
         self._error = RemoteProtocolError("no error", ErrorCode.FSM_ERROR)
         self._stop_notification = Notification(ErrorCode.CEASE,
                                                CeaseSubcode.ADMINISTRATIVE_SHUTDOWN)
@@ -312,6 +331,12 @@ class Session:
         return self.state is State.IDLE
 
     def _receive(self, raw: bytes, now: float) -> None:
+        if (raw[18] == _UPDATE_TYPE and not self.config.decode_updates
+                and self.state is State.ESTABLISHED):
+            self._message = None
+            self._raw_update = raw
+            self._input(_I.UPDATE_MSG, now)
+            return
         try:
             msg = decode_message(raw, self._ctx)
         except RemoteProtocolError as exc:
@@ -334,6 +359,23 @@ class Session:
             self._input(_I.NOTIF_MSG_VER_ERR if version else _I.NOTIF_MSG, now)
         elif isinstance(msg, RouteRefresh):
             self._input(_I.ROUTE_REFRESH_MSG, now)
+
+    def update_error(self, error: RemoteProtocolError, now: float) -> None:
+        """A raw UPDATE (:class:`RawUpdateReceived`) turned out to call for a session reset
+        (RFC 7606): NOTIFICATION with the error's code and subcode, then Idle (Event 28)."""
+        self.handle_input(_I.UPDATE_MSG_ERR, now, error=error)
+
+    def send_raw(self, messages: list[bytes], now: float) -> None:
+        """Queue whole, already encoded UPDATE messages (Established only).
+
+        Raises:
+            LocalProtocolError: not Established.
+        """
+        if self.state is not State.ESTABLISHED:
+            raise LocalProtocolError(f"cannot send UPDATEs in {self.state.value}")
+        if messages:
+            self._out.extend(messages)
+            self._arm_keepalive(now)
 
     def send(self, message: Update | RouteRefresh, now: float) -> None:
         """Queue an UPDATE or ROUTE-REFRESH (Established only).
@@ -516,6 +558,11 @@ class Session:
         return self.state
 
     def _update(self, now: float) -> State:
+        if self._raw_update:
+            self._arm_hold(now)
+            self._events.append(RawUpdateReceived(self._raw_update))
+            self._raw_update = b""
+            return self.state
         if not isinstance(self._message, Update):
             return self._fsm_error(now)
         self._arm_hold(now)

@@ -1,0 +1,479 @@
+"""The Speaker's outbound side, pure: local routes, export policy, Adj-RIB-Out and packing.
+
+* :class:`LocalRib` holds what the application announced, compactly: a prefix is an integer
+  key (:func:`~netlinkbgp.bgp.rib.prefix_key`) and routes with the same attributes share one
+  :class:`LocalPath` (DESIGN §2: no million ``Route`` objects for a large table).
+* :class:`PeerExport` is one established session's view: it turns a local path into the
+  attribute block that peer gets (policy: AS_PATH prepend on eBGP, next hop, MED, LOCAL_PREF,
+  added communities), encoded once per (family, path) and interned, keeps the Adj-RIB-Out
+  (prefix -> what was sent) and the pending changes. Nothing unchanged is sent again: a
+  pending change equal to the Adj-RIB-Out entry is dropped when the batch is cut.
+* Batches are cut by :meth:`PeerExport.take`, which swaps the pending changes out at once
+  (later changes go to the next batch, so their order per prefix is kept) and packs them as
+  many NLRI per attribute set as fit (:func:`~netlinkbgp.bgp.packing.pack_encoded`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from typing import Any
+
+from netlinkbgp.bgp.aspath import AsPath, split_as4_path
+from netlinkbgp.bgp.attributes import (
+    Attribute,
+    Communities,
+    ExtendedCommunities,
+    LargeCommunities,
+    LocalPref,
+    MpReachNlri,
+    MultiExitDisc,
+    NextHopAttribute,
+    OriginAttribute,
+    encode_attribute,
+)
+from netlinkbgp.bgp.capabilities import Negotiated
+from netlinkbgp.bgp.messages import Update, encode_message
+from netlinkbgp.bgp.nlri import (
+    IPV4_LABELED,
+    IPV4_UNICAST,
+    IPV6_LABELED,
+    IPV6_UNICAST,
+    VPNV4,
+    VPNV6,
+    Family,
+    Nlri,
+    NlriList,
+    encode_nlri,
+)
+from netlinkbgp.bgp.packing import pack_encoded, pack_encoded_withdrawals
+from netlinkbgp.bgp.rib import DEFAULT_LOCAL_PREF, Path, PeerInfo, prefix_key, split_key
+from netlinkbgp.bgp.rib_wire import encode_unicast_keys
+from netlinkbgp.errors import InvalidValueError, LocalProtocolError
+from netlinkbgp.route import NextHop, Origin, Route
+from netlinkbgp.speaker_config import PeerConfig
+
+__all__ = ["TAKE_MESSAGES", "LocalPath", "LocalRib", "Out", "PeerExport", "key_network",
+           "route_family",
+           "route_key"]
+
+Address = IPv4Address | IPv6Address
+#: Messages one :meth:`PeerExport.take` call yields before the caller writes them and lets
+#: the event loop run (about 256 KiB at 4096-octet messages: timers never wait long).
+TAKE_MESSAGES = 64
+
+
+def route_family(route: Route) -> Family:
+    """The BGP family a route belongs to: VPN with an RD, labelled with labels only."""
+    v4 = route.prefix.version == 4
+    if route.rd is not None:
+        return VPNV4 if v4 else VPNV6
+    if route.labels:
+        return IPV4_LABELED if v4 else IPV6_LABELED
+    return IPV4_UNICAST if v4 else IPV6_UNICAST
+
+
+def route_key(route: Route, family: Family) -> int:
+    """The prefix key of a route in ``family``."""
+    return prefix_key(int(route.prefix.network_address), route.prefix.prefixlen, family,
+                      route.rd)
+
+
+class LocalPath:
+    """The attributes of locally announced routes, shared by every prefix that has them."""
+
+    __slots__ = ("as_path", "communities", "ext_communities", "ident", "labels",
+                 "large_communities", "local_pref", "med", "next_hops", "origin")
+
+    def __init__(self, route: Route) -> None:
+        self.origin = route.origin
+        self.as_path = route.as_path
+        self.med = route.med
+        self.local_pref = route.local_pref
+        self.communities = route.communities
+        self.large_communities = route.large_communities
+        self.ext_communities = route.ext_communities
+        self.labels = route.labels
+        # "this host" (0.0.0.0 / ::) is no next hop: the session's own address is used
+        self.next_hops = tuple(n.address for n in route.next_hops if int(n.address))
+        self.ident = self.identity(route)
+
+    @staticmethod
+    def identity(route: Route) -> tuple[Any, ...]:
+        """What makes two routes share a path (everything but the prefix and RD)."""
+        return (route.origin, route.as_path, route.med, route.local_pref, route.communities,
+                route.large_communities, route.ext_communities, route.labels,
+                tuple(n.address for n in route.next_hops if int(n.address)))
+
+    def route(self, family: Family, key: int) -> Route:
+        """The route of one prefix with these attributes."""
+        value, length, rd = split_key(family, key)
+        prefix = _network(family, value, length)
+        return Route(prefix, tuple(NextHop(a) for a in self.next_hops), Origin(self.origin),
+                     self.as_path, self.med, self.local_pref, self.communities,
+                     self.large_communities, self.ext_communities, rd, self.labels,
+                     source="local")
+
+
+def _network(family: Family, value: int, length: int) -> IPv4Network | IPv6Network:
+    if family.max_length == 32:
+        return IPv4Network((value, length))
+    return IPv6Network((value, length))
+
+
+def key_network(family: Family, key: int) -> IPv4Network | IPv6Network:
+    """The network of a prefix key."""
+    value, length, _ = split_key(family, key)
+    return _network(family, value, length)
+
+
+def _strip_rds(nh: bytes) -> bytes:
+    """The MP next hop without its route distinguishers (RFC 4364 §4.3.2: zeros)."""
+    if len(nh) == 48:  # RD + global, RD + link-local
+        return nh[8:24] + nh[32:]
+    return nh[8:]
+
+
+class LocalRib:
+    """Routes the application announced, by family and prefix key."""
+
+    __slots__ = ("_interned", "tables")
+
+    def __init__(self) -> None:
+        self.tables: dict[Family, dict[int, LocalPath]] = {}
+        self._interned: dict[tuple[Any, ...], LocalPath] = {}
+
+    def set(self, route: Route) -> tuple[Family, int, LocalPath, bool]:
+        """Announce (or replace) a route.
+
+        Returns:
+            ``(family, key, path, changed)``; ``changed`` is false when the route was
+            already announced with the same attributes.
+
+        Raises:
+            InvalidValueError: a VPN route without labels, or host bits set.
+        """
+        family = route_family(route)
+        if family.has_rd and not route.labels:
+            raise InvalidValueError(f"VPN route {route.rd}:{route.prefix} needs an MPLS label")
+        ident = LocalPath.identity(route)
+        path = self._interned.get(ident)
+        if path is None:
+            path = self._interned[ident] = LocalPath(route)
+        key = route_key(route, family)
+        table = self.tables.setdefault(family, {})
+        old = table.get(key)
+        table[key] = path
+        return family, key, path, old is not path
+
+    def remove(self, route: Route) -> tuple[Family, int] | None:
+        """Withdraw a route (only its prefix, RD and labels matter).
+
+        Returns:
+            ``(family, key)``, or ``None`` when it was not announced.
+        """
+        family = route_family(route)
+        key = route_key(route, family)
+        table = self.tables.get(family)
+        if table is None or table.pop(key, None) is None:
+            return None
+        return family, key
+
+    def drop_unused(self) -> None:
+        """Forget attribute sets no prefix uses any more."""
+        used = {id(p) for table in self.tables.values() for p in table.values()}
+        self._interned = {k: p for k, p in self._interned.items() if id(p) in used}
+
+    def __len__(self) -> int:
+        return sum(len(t) for t in self.tables.values())
+
+    def items(self) -> Iterator[tuple[Family, int, LocalPath]]:
+        """Every (family, key, path)."""
+        for family, table in self.tables.items():
+            for key, path in table.items():
+                yield family, key, path
+
+    def routes(self) -> list[Route]:
+        """Every announced route as a :class:`Route`."""
+        return [path.route(family, key) for family, key, path in self.items()]
+
+
+#: What a peer was sent for a prefix: (attribute block, MP next hop octets, labels).
+Out = tuple[bytes, bytes, tuple[int, ...]]
+#: An Adj-RIB-Out entry to be sent again whatever it holds (never interned, so no encoded
+#: path is identical to it).
+_RESEND: Out = (bytes(1), b"", ())
+
+
+class PeerExport:
+    """One established session's Adj-RIB-Out, export policy and pending changes.
+
+    Args:
+        config: the peer's configuration (policy values are read from it).
+        local_asn: our AS on this session.
+        ctx: the negotiated session context.
+        local_address: our address on the session's connection.
+        ebgp: the peer is external.
+    """
+
+    def __init__(self, config: PeerConfig, local_asn: int, ctx: Negotiated,
+                 local_address: Address | None, ebgp: bool) -> None:
+        self.config = config
+        self.local_asn = local_asn
+        self.ctx = ctx
+        self.local_address = local_address
+        self.ebgp = ebgp
+        self.out: dict[Family, dict[int, Out]] = {}
+        self.pending: dict[Family, dict[int, LocalPath | None]] = {}
+        self._cache: dict[tuple[Family, LocalPath], Out | str] = {}
+        self._outs: dict[Out, Out] = {}
+        #: counters: prefixes announced and withdrawn, UPDATEs cut
+        self.advertised = 0
+        self.withdrawn = 0
+        self.updates = 0
+        #: problems that kept routes from this peer (no next hop...), latest first
+        self.last_error = ""
+
+    # -- policy --------------------------------------------------------------------------
+
+    def reconfigure(self, config: PeerConfig) -> None:
+        """New policy values (MED, communities, next hop, filters...): every cached block is
+        recomputed; the caller re-offers the routes (:meth:`offer_all`)."""
+        self.config = config
+        self._cache.clear()
+
+    def _next_hops(self, family: Family, path: LocalPath) -> tuple[Address, ...]:
+        cfg = self.config
+        local = self.local_address
+        if family.afi == 1:
+            if cfg.next_hop_v4:
+                return (IPv4Address(cfg.next_hop_v4),)
+            own = [a for a in path.next_hops if a.version == 4]
+            if own:
+                return (own[0],)
+            if isinstance(local, IPv4Address):
+                return (local,)
+            if family in self.ctx.extended_next_hop:  # RFC 8950: IPv4 NLRI, IPv6 next hop
+                return self._v6_next_hops(path, local)
+            raise LocalProtocolError(
+                f"no IPv4 next hop for {family} routes to {cfg.address}: the session runs over "
+                "IPv6 without the extended next hop capability; set next_hop_v4")
+        return self._v6_next_hops(path, local)
+
+    def _v6_next_hops(self, path: LocalPath, local: Address | None) -> tuple[Address, ...]:
+        cfg = self.config
+        first: Address | None = None
+        if cfg.next_hop_v6:
+            first = IPv6Address(cfg.next_hop_v6)
+        else:
+            own = [a for a in path.next_hops if a.version == 6]
+            if own:
+                first = own[0]
+            elif isinstance(local, IPv6Address):
+                first = local
+        if first is None:
+            raise LocalProtocolError(
+                f"no IPv6 next hop for routes to {cfg.address}: the session runs over IPv4 "
+                "(IPv4-mapped next hops are not used); set next_hop_v6")
+        if cfg.next_hop_v6_link_local and not first.is_link_local:
+            return first, IPv6Address(cfg.next_hop_v6_link_local)
+        return (first,)
+
+    def _attributes(self, family: Family, path: LocalPath,
+                    next_hops: tuple[Address, ...]) -> list[Attribute]:
+        cfg = self.config
+        asns = (self.local_asn, *path.as_path) if self.ebgp else path.as_path
+        as_path = AsPath.sequence(asns)
+        attrs: list[Attribute] = [OriginAttribute(Origin(path.origin))]
+        if self.ctx.asn4:
+            attrs.append(as_path)
+        else:  # RFC 6793 §4.2.2: AS_TRANS in AS_PATH, the true path in AS4_PATH
+            narrow, wide = split_as4_path(as_path)
+            attrs.append(narrow)
+            if wide is not None:
+                attrs.append(wide)
+        if family == IPV4_UNICAST and isinstance(next_hops[0], IPv4Address):
+            attrs.append(NextHopAttribute(next_hops[0]))
+        med = cfg.med if cfg.med is not None else path.med
+        if med is not None:
+            attrs.append(MultiExitDisc(med))
+        if not self.ebgp:  # RFC 4271 §5.1.5: LOCAL_PREF only towards internal peers
+            pref = cfg.local_pref if cfg.local_pref is not None else path.local_pref
+            attrs.append(LocalPref(DEFAULT_LOCAL_PREF if pref is None else pref))
+        communities = tuple(dict.fromkeys((*path.communities, *cfg.community_values)))
+        if communities:
+            attrs.append(Communities(communities))
+        if path.ext_communities:
+            attrs.append(ExtendedCommunities(path.ext_communities))
+        large = tuple(dict.fromkeys((*path.large_communities, *cfg.large_community_values)))
+        if large:
+            attrs.append(LargeCommunities(large))
+        # RFC 4271 §5: "the sender SHOULD order path attributes by type code"
+        attrs.sort(key=lambda a: getattr(a, "TYPE", 0))
+        return attrs
+
+    def encode(self, family: Family, path: LocalPath) -> Out:
+        """The (attribute block, MP next hop, labels) this peer gets for ``path``.
+
+        Raises:
+            LocalProtocolError: the route cannot be sent to this peer (no usable next hop,
+                a value the session cannot carry); the message says why.
+        """
+        cached = self._cache.get((family, path))
+        if isinstance(cached, str):
+            raise LocalProtocolError(cached)
+        if cached is not None:
+            return cached
+        try:
+            next_hops = self._next_hops(family, path)
+            attrs = self._attributes(family, path, next_hops)
+            block = b"".join(encode_attribute(a, self.ctx) for a in attrs)
+            nh = b""
+            if family != IPV4_UNICAST or not isinstance(next_hops[0], IPv4Address):
+                value = MpReachNlri(family, next_hops, NlriList(family)).encode_value(self.ctx)
+                nh = value[4:-1]  # AFI, SAFI, length ... reserved octet, no NLRI
+        except LocalProtocolError as exc:
+            self._cache[(family, path)] = str(exc)
+            raise
+        out: Out = (block, nh, path.labels)
+        out = self._outs.setdefault(out, out)
+        self._cache[(family, path)] = out
+        return out
+
+    # -- changes -------------------------------------------------------------------------
+
+    def allows(self, family: Family, key: int) -> bool:
+        """Whether the export filter and the negotiated families let a prefix through."""
+        if family not in self.ctx.families:
+            return False
+        flt = self.config.export_filter
+        if not flt:
+            return True
+        value, length, _ = split_key(family, key)
+        return flt.allows(_network(family, value, length))
+
+    def offer(self, family: Family, key: int, path: LocalPath | None) -> None:
+        """The local route of a prefix is now ``path`` (``None``: withdrawn)."""
+        if path is not None and not self.allows(family, key):
+            path = None
+        pending = self.pending.get(family)
+        if pending is None:
+            pending = self.pending[family] = {}
+        pending[key] = path
+
+    def offer_all(self, rib: LocalRib, family: Family | None = None) -> None:
+        """Re-evaluate every prefix: the whole local RIB, plus what this peer holds now
+        (so that prefixes no longer exported are withdrawn)."""
+        for fam, table in rib.tables.items():
+            if family is not None and fam != family:
+                continue
+            for key, path in table.items():
+                self.offer(fam, key, path)
+        for fam, out in self.out.items():
+            if family is not None and fam != family:
+                continue
+            table = rib.tables.get(fam, {})
+            for key in out:
+                if key not in table:
+                    self.offer(fam, key, None)
+
+    def resend(self, family: Family) -> None:
+        """Send every prefix of a family again (an answer to ROUTE-REFRESH, RFC 2918 §4):
+        the Adj-RIB-Out entries are marked as differing from anything, then re-offered."""
+        out = self.out.get(family, {})
+        for key in out:
+            out[key] = _RESEND
+
+    def has_pending(self) -> bool:
+        """Whether :meth:`take` has something to cut."""
+        return any(self.pending.values())
+
+    def take(self) -> Iterator[list[bytes]]:
+        """Cut the pending changes into UPDATEs, in slices of about :data:`TAKE_MESSAGES`.
+
+        The pending changes are swapped out at once and the Adj-RIB-Out updated, so changes
+        made while the caller writes the slices go to the next call.
+
+        Yields:
+            Lists of whole UPDATE messages; the caller writes each before asking for the next.
+        """
+        pending, self.pending = self.pending, {}
+        plans: list[tuple[Family, list[int], dict[Out, list[int]]]] = []
+        for family, changes in pending.items():
+            out = self.out.setdefault(family, {})
+            withdraw: list[int] = []
+            groups: dict[Out, list[int]] = {}
+            for key, path in changes.items():
+                new: Out | None = None
+                if path is not None:
+                    try:
+                        new = self.encode(family, path)
+                    except LocalProtocolError as exc:
+                        self.last_error = str(exc)
+                current = out.get(key)
+                if new is current:
+                    continue
+                if new is None:
+                    del out[key]
+                    withdraw.append(key)
+                else:
+                    out[key] = new
+                    keys = groups.get(new)
+                    if keys is None:
+                        groups[new] = [key]
+                    else:
+                        keys.append(key)
+            plans.append((family, withdraw, groups))
+        batch: list[bytes] = []
+        for family, withdraw, groups in plans:
+            if withdraw:
+                self.withdrawn += len(withdraw)
+                batch += pack_encoded_withdrawals(family, self._nlri(family, withdraw, (), True),
+                                                  self.ctx)
+            for (block, nh, labels), keys in groups.items():
+                self.advertised += len(keys)
+                batch += pack_encoded(family, block, nh, self._nlri(family, keys, labels),
+                                      self.ctx)
+                if len(batch) >= TAKE_MESSAGES:
+                    self.updates += len(batch)
+                    yield batch
+                    batch = []
+        if batch:
+            self.updates += len(batch)
+            yield batch
+
+    def _nlri(self, family: Family, keys: list[int], labels: tuple[int, ...],
+              withdraw: bool = False) -> list[bytes]:
+        if not family.has_labels:
+            return encode_unicast_keys(keys, family.max_length)
+        out = []
+        for key in keys:
+            value, length, rd = split_key(family, key)
+            nlri = Nlri(family.afi, value, length, None, rd, () if withdraw else labels)
+            out.append(encode_nlri(nlri, family, False, withdraw))
+        return out
+
+    def end_of_rib(self, family: Family) -> bytes:
+        """The End-of-RIB marker of a family (RFC 4724 §2)."""
+        return encode_message(Update.end_of_rib_marker(family), self.ctx)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def count(self) -> int:
+        """Prefixes in the Adj-RIB-Out."""
+        return sum(len(t) for t in self.out.values())
+
+    def routes(self, peer: PeerInfo) -> list[Route]:
+        """The Adj-RIB-Out as routes, with the attributes this peer was sent."""
+        routes = []
+        paths: dict[Out, Path] = {}
+        for family, table in self.out.items():
+            for key, out in table.items():
+                path = paths.get(out)
+                if path is None:
+                    block, nh, labels = out
+                    plain = _strip_rds(nh) if family.has_rd else nh
+                    path = paths[out] = Path(peer, self.ctx, block, plain, labels)
+                routes.append(path.to_route(family, key))
+        return routes
+
