@@ -30,9 +30,8 @@ LEVELS: dict[str, int] = {
     "netlinkbgp.export_config": 2,
     "netlinkbgp.export_io": 2,
     "netlinkbgp.export_tracking": 2,
-    # Pure helpers of the speaker (config values, export policy and Adj-RIB-Out).
+    # Pure helper of the speaker: its configuration and status values.
     "netlinkbgp.speaker_config": 2,
-    "netlinkbgp.speaker_out": 2,
     "netlinkbgp.speaker": 3,
     "netlinkbgp.sync": 3,
     "netlinkbgp.config": 4,

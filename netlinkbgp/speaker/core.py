@@ -5,7 +5,7 @@ bytes from the socket go in, bytes and events come out, and the session's one ti
 ``asyncio`` timer handle moved after every step. The Speaker around them holds
 
 * the **local RIB** (what the application announced) and, per established peer, a
-  :class:`~netlinkbgp.speaker_out.PeerExport` (policy, Adj-RIB-Out with dedup, packing);
+  :class:`~netlinkbgp.speaker.out.PeerExport` (policy, Adj-RIB-Out with dedup, packing);
 * the **Loc-RIB** (:class:`~netlinkbgp.bgp.rib.LocRib`) fed by an
   :class:`~netlinkbgp.bgp.rib.AdjRibIn` per peer, whose fast path reads plain unicast UPDATEs
   straight into integer-keyed tables;
@@ -42,6 +42,7 @@ from netlinkbgp.errors import (
 )
 from netlinkbgp.route import Route, RouteDistinguisher, RouteEvent, RouteSink
 from netlinkbgp.speaker.feed import SinkFeed
+from netlinkbgp.speaker.out import LocalRib, key_network, route_family
 from netlinkbgp.speaker.peer import Peer
 from netlinkbgp.speaker_config import (
     PeerConfig,
@@ -51,7 +52,6 @@ from netlinkbgp.speaker_config import (
     SpeakerStats,
     parse_family,
 )
-from netlinkbgp.speaker_out import LocalRib, key_network, route_family
 
 __all__ = ["Speaker"]
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from netlinkbgp.bgp.nlri import Family
 from netlinkbgp.bgp.rib import LocRib, Path, RibChange, split_key
 from netlinkbgp.route import Route, RouteEvent, RouteSink
-from netlinkbgp.speaker_out import key_network
+from netlinkbgp.speaker.out import key_network
 
 __all__ = ["SinkFeed"]
 

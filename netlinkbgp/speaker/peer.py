@@ -53,6 +53,7 @@ from netlinkbgp.errors import (
     RemoteProtocolError,
     TransportError,
 )
+from netlinkbgp.speaker.out import PeerExport, key_network
 from netlinkbgp.speaker_config import (
     PeerConfig,
     PeerEvent,
@@ -60,7 +61,6 @@ from netlinkbgp.speaker_config import (
     family_name,
     family_names,
 )
-from netlinkbgp.speaker_out import PeerExport, key_network
 
 if TYPE_CHECKING:
     from netlinkbgp.speaker.core import Speaker
