@@ -23,6 +23,15 @@ from netlinkbgp.export_config import (
 from netlinkbgp.exporter import Exporter
 from netlinkbgp.importer import ImportConfig, Importer, ImportStats, VrfImport
 from netlinkbgp.route import NextHop, Origin, Route, RouteDistinguisher, RouteEvent, RouteSink
+from netlinkbgp.speaker import Speaker
+from netlinkbgp.speaker_config import (
+    PeerConfig,
+    PeerEvent,
+    PeerStatus,
+    PrefixFilter,
+    SpeakerConfig,
+    SpeakerStats,
+)
 
 __all__ = [
     "ConfigError",
@@ -42,11 +51,18 @@ __all__ = [
     "NetlinkError",
     "NextHop",
     "Origin",
+    "PeerConfig",
+    "PeerEvent",
+    "PeerStatus",
+    "PrefixFilter",
     "RemoteProtocolError",
     "Route",
     "RouteDistinguisher",
     "RouteEvent",
     "RouteSink",
+    "Speaker",
+    "SpeakerConfig",
+    "SpeakerStats",
     "TransportError",
     "VrfImport",
 ]
