@@ -4,8 +4,10 @@ In a fresh network namespace an Importer follows ``lb*`` interfaces; the benchma
 address with ``ip addr add`` and times until the announce reaches a sink, then removes it and
 times the withdraw, ``--count`` times. The time includes starting the ``ip`` process (a few
 milliseconds), as an operator's change would. Prints JSON lines with the median and p99.
+With ``--vip`` the addresses are /32 host addresses (service VIPs, imported from the address
+rather than from a connected route) and the rows are named ``import-vip-latency-*``.
 
-Usage: ``python benchmarks/bench_import.py [--count 200] [--json]``
+Usage: ``python benchmarks/bench_import.py [--count 200] [--vip] [--json]``
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ async def _next(waiter: _Waiter, kind: str, prefix: str) -> None:
             return
 
 
-def _run(count: int) -> list[dict[str, Any]]:
+def _run(count: int, vip: bool = False) -> list[dict[str, Any]]:
     testing.veth_pair("lb0", "peer0")
 
     async def main() -> tuple[list[float], list[float]]:
@@ -57,7 +59,9 @@ def _run(count: int) -> list[dict[str, Any]]:
         async with Importer(ImportConfig(interfaces=("lb*",), resync_interval=0)) as importer:
             importer.subscribe(waiter)
             for i in range(count):
-                address, prefix = f"10.{i // 250}.{i % 250}.1/24", f"10.{i // 250}.{i % 250}.0/24"
+                net = f"10.{i // 250}.{i % 250}"
+                address, prefix = ((f"{net}.1/32", f"{net}.1/32") if vip
+                                   else (f"{net}.1/24", f"{net}.0/24"))
                 started = time.perf_counter()
                 await asyncio.to_thread(testing.ip, "addr", "add", address, "dev", "lb0")
                 await _next(waiter, "announce", prefix)
@@ -71,7 +75,8 @@ def _run(count: int) -> list[dict[str, Any]]:
     adds, dels = asyncio.run(main())
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     rows = []
-    for bench, samples in (("import-latency-add", adds), ("import-latency-del", dels)):
+    name = "import-vip-latency" if vip else "import-latency"
+    for bench, samples in ((f"{name}-add", adds), (f"{name}-del", dels)):
         ordered = sorted(samples)
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
         median = statistics.median(ordered)
@@ -87,9 +92,11 @@ def _run(count: int) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--vip", action="store_true",
+                        help="/32 host addresses (service VIPs) instead of /24 subnets")
     parser.add_argument("--json", action="store_true", help="JSON lines only (the default)")
     args = parser.parse_args(argv)
-    for row in testing.run_in_netns(_run, args.count):
+    for row in testing.run_in_netns(_run, args.count, args.vip):
         print(json.dumps(row))
     return 0
 

@@ -1,13 +1,25 @@
-"""The Importer: connected routes of chosen interfaces, from the kernel, as route events.
+"""The Importer: connected routes and host addresses of chosen interfaces, from the kernel,
+as route events.
 
-It keeps a view of the kernel (interfaces and their connected routes) from one dump at start,
-then from netlink events, and publishes the difference between what should be announced and
-what was announced, within milliseconds of the kernel's change. A periodic resync (dump and
-diff) and any event-socket overrun repair whatever the events missed.
+It keeps a view of the kernel (interfaces, their connected routes and their host addresses)
+from one dump at start, then from netlink events, and publishes the difference between what
+should be announced and what was announced, within milliseconds of the kernel's change. A
+periodic resync (dump and diff) and any event-socket overrun repair whatever the events missed.
 
-A *connected route* is what the kernel installs for an interface address: protocol kernel,
-type unicast, no gateway, an output interface, any table but ``local``. IPv6 link-local
-(``fe80::/10``) and multicast prefixes are never imported.
+Two things are imported from an interface that is up:
+
+* a *connected route*, what the kernel installs for an interface address: protocol kernel,
+  type unicast, no gateway, an output interface, any table but ``local``;
+* a *host address*, an address with prefix length 32 (IPv4) or 128 (IPv6), as the host route
+  ``address/32`` or ``address/128``. The kernel installs no connected route for an IPv4 /32
+  (only a ``local`` route in table 255), so without this a service VIP put on an interface
+  (``ip addr add 10.1.2.3/32 dev lo``) would never be announced.
+
+Loopback (``127.0.0.0/8``, ``::1``), IPv6 link-local (``fe80::/10``) and multicast prefixes are
+never imported. An IPv6 address that is tentative (duplicate address detection still running)
+or whose DAD failed is not imported, nor the connected /128 route the kernel adds for it at
+once, until a later RTM_NEWADDR shows it usable. An address and a connected route that give
+the same prefix give one route.
 
 Which interfaces are imported, and where to:
 
@@ -26,17 +38,18 @@ import contextlib
 import fnmatch
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 
-from netlinkbgp.codec.constants import RtmType, Rtn, Rtprot, RtTable
-from netlinkbgp.codec.messages import LinkMessage, Message, RouteMessage
+from netlinkbgp.codec.constants import IfaFlag, RtmType, Rtn, Rtprot, RtTable
+from netlinkbgp.codec.messages import AddressMessage, LinkMessage, Message, RouteMessage
 from netlinkbgp.errors import LocalProtocolError, NetlinkBGPError
 from netlinkbgp.netlink_io import DEFAULT_RCVBUF, EventSocket, NetlinkSocket, Overrun
 from netlinkbgp.route import NextHop, Origin, Route, RouteDistinguisher, RouteEvent, RouteSink
 
-__all__ = ["ImportConfig", "ImportStats", "Importer", "VrfImport"]
+__all__ = ["ImportConfig", "ImportStats", "Importer", "VrfImport", "address_usable",
+           "host_prefix", "is_connected"]
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +58,15 @@ DEFAULT_RESYNC_INTERVAL = 30.0
 _LINK_LOCAL_V6 = ip_network("fe80::/10")
 _ANY4 = IPv4Address(0)
 _ANY6 = IPv6Address(0)
+#: Address flags (if_addr.h) of an address that may not be used: duplicate address detection
+#: is running (RFC 4862 §5.4: a tentative address is not yet assigned) or found a duplicate.
+#: The kernel sends a new RTM_NEWADDR when they change.
+_UNUSABLE = IfaFlag.IFA_F_TENTATIVE | IfaFlag.IFA_F_DADFAILED
 
 
 @dataclass(frozen=True, slots=True)
 class VrfImport:
-    """Connected routes imported into one VRF.
+    """Connected routes and host addresses imported into one VRF.
 
     Attributes:
         name: the VRF's name (``Route.vrf``).
@@ -70,7 +87,8 @@ class ImportConfig:
     """What the Importer imports.
 
     Attributes:
-        interfaces: names or glob patterns whose connected routes are imported.
+        interfaces: names or glob patterns whose connected routes and host addresses are
+            imported.
         vrf: import those into this VRF (its RD and RTs come from ``vrfs``) instead of the
             global table; ``""`` is global.
         vrfs: per-VRF imports, each with its own interface list.
@@ -137,7 +155,11 @@ class _Link:
     up: bool
 
 
-_Key = tuple[str, IPv4Network | IPv6Network]  # (vrf, prefix)
+_Prefix = IPv4Network | IPv6Network
+_Key = tuple[str, _Prefix]  # (vrf, prefix)
+#: A host address: (ifindex, host route of its local address, its IFA_ADDRESS prefix). The
+#: last is the local address again except on point-to-point links, where it is the peer's.
+_HostKey = tuple[int, _Prefix, _Prefix]
 
 
 @dataclass(slots=True)
@@ -146,7 +168,9 @@ class _View:
 
     links: dict[int, _Link] = field(default_factory=dict)
     #: connected routes: (table, prefix, ifindex)
-    connected: set[tuple[int, IPv4Network | IPv6Network, int]] = field(default_factory=set)
+    connected: set[tuple[int, _Prefix, int]] = field(default_factory=set)
+    #: host addresses (prefix length 32 / 128) that may be imported -> whether usable now
+    hosts: dict[_HostKey, bool] = field(default_factory=dict)
 
 
 def is_connected(msg: RouteMessage) -> bool:
@@ -156,12 +180,41 @@ def is_connected(msg: RouteMessage) -> bool:
     if msg.table_id == RtTable.RT_TABLE_LOCAL or msg.oif is None or msg.gateway is not None:
         return False
     prefix = msg.dst
+    if prefix.is_loopback:
+        return False
     return not (prefix.version == 6 and (prefix.subnet_of(_LINK_LOCAL_V6)  # type: ignore[arg-type]
                                          or prefix.is_multicast))
 
 
+def host_prefix(msg: AddressMessage) -> _Prefix | None:
+    """The host route an address gives the Importer, if it is a host address it may import.
+
+    Args:
+        msg: an RTM_NEWADDR / RTM_DELADDR message.
+
+    Returns:
+        ``address/32`` or ``address/128`` (the address is IFA_LOCAL, else IFA_ADDRESS) when the
+        prefix length is 32 / 128 and the address is not loopback, unspecified, multicast or
+        IPv6 link-local; ``None`` otherwise (shorter prefixes are imported through their
+        connected route).
+    """
+    address = msg.address
+    if address is None or msg.prefixlen != address.max_prefixlen:
+        return None
+    if (address.is_loopback or address.is_unspecified or address.is_multicast
+            or (address.version == 6 and address.is_link_local)):
+        return None
+    return ip_network(address)
+
+
+def address_usable(msg: AddressMessage) -> bool:
+    """Whether an address is usable: neither tentative nor DAD-failed (IFA_FLAGS/ifa_flags)."""
+    return not msg.all_flags & _UNUSABLE
+
+
 class Importer:
-    """Connected routes of matching interfaces, published as :class:`RouteEvent` batches.
+    """Connected routes and host addresses of matching interfaces, published as
+    :class:`RouteEvent` batches.
 
     Args:
         config: what to import.
@@ -248,7 +301,7 @@ class Importer:
         self._reconcile()
 
     async def resync(self, count: bool = True) -> None:
-        """Dump links and routes, rebuild the view, publish the difference.
+        """Dump links, addresses and routes, rebuild the view, publish the difference.
 
         Raises:
             TransportError: the command socket failed.
@@ -257,9 +310,10 @@ class Importer:
         if self._nl is None:
             raise LocalProtocolError("the Importer is not started")
         links = await self._nl.dump_links()
+        addresses = await self._nl.dump_addresses()
         routes = await self._nl.dump_routes()
         self._view = _View()
-        self._apply_kernel([*links, *routes])
+        self._apply_kernel([*links, *addresses, *routes])
         if count:
             self._counters.resyncs += 1
         self._reconcile()
@@ -277,24 +331,50 @@ class Importer:
                     view.connected.add(key)
                 elif msg.msg_type == RtmType.RTM_DELROUTE:
                     view.connected.discard(key)
+            elif isinstance(msg, AddressMessage):
+                host = host_prefix(msg)
+                if host is None:
+                    continue
+                hkey = (msg.ifindex, host, msg.network or host)
+                if msg.msg_type == RtmType.RTM_NEWADDR:
+                    # Also a change of flags: DAD finished or failed.
+                    view.hosts[hkey] = address_usable(msg)
+                elif msg.msg_type == RtmType.RTM_DELADDR:
+                    view.hosts.pop(hkey, None)
             elif isinstance(msg, LinkMessage):
                 if msg.msg_type == RtmType.RTM_DELLINK:
                     view.links.pop(msg.ifindex, None)
                     view.connected = {k for k in view.connected if k[2] != msg.ifindex}
+                    view.hosts = {k: v for k, v in view.hosts.items() if k[0] != msg.ifindex}
                 else:
                     view.links[msg.ifindex] = _Link(msg.ifname or str(msg.ifindex), msg.up)
+
+    def _sources(self) -> Iterator[tuple[_Prefix, int]]:
+        """(prefix, ifindex) of every connected route and usable host address."""
+        view = self._view
+        # The kernel adds the connected /128 of an IPv6 address before announcing the address
+        # (and keeps it while DAD runs), so such a route is imported only while an address it
+        # belongs to is known and usable: no announce-then-withdraw of a tentative address.
+        usable = {(ifindex, net) for (ifindex, _host, net), ok in view.hosts.items() if ok}
+        for _table, prefix, ifindex in view.connected:
+            if prefix.version == 4 or prefix.prefixlen != 128 or (ifindex, prefix) in usable:
+                yield prefix, ifindex
+        for (ifindex, host, _net), ok in view.hosts.items():
+            if ok:
+                yield host, ifindex
 
     def _desired(self) -> dict[_Key, Route]:
         matchers = [(patterns, vrf) for patterns, vrf in self._config.targets()]
         hops: dict[_Key, list[tuple[int, str]]] = {}
-        for _table, prefix, ifindex in self._view.connected:
+        for prefix, ifindex in self._sources():
             link = self._view.links.get(ifindex)
             if link is None or not link.up:
                 continue
             for patterns, vrf in matchers:
                 if any(fnmatch.fnmatchcase(link.name, p) for p in patterns):
                     entry = hops.setdefault((vrf.name if vrf else "", prefix), [])
-                    if (ifindex, link.name) not in entry:  # the same route in two tables
+                    # The same route in two tables, or a route and an address.
+                    if (ifindex, link.name) not in entry:
                         entry.append((ifindex, link.name))
         vrfs = {v.name: v for v in self._config.vrfs}
         out: dict[_Key, Route] = {}

@@ -13,8 +13,18 @@ from typing import Any
 import pytest
 
 from netlinkbgp import testing
+from netlinkbgp.codec.constants import IfaFlag, RtmType
+from netlinkbgp.codec.messages import AddressMessage
 from netlinkbgp.errors import LocalProtocolError
-from netlinkbgp.importer import ImportConfig, Importer, VrfImport, is_connected
+from netlinkbgp.importer import (
+    ImportConfig,
+    Importer,
+    VrfImport,
+    address_usable,
+    host_prefix,
+    is_connected,
+)
+from netlinkbgp.netlink_io import EventSocket, Overrun
 from netlinkbgp.route import Route, RouteDistinguisher, RouteEvent, parse_route_target
 
 pytestmark = pytest.mark.usefixtures("netns")
@@ -218,7 +228,6 @@ def test_config_is_checked() -> None:
 
 
 def test_is_connected_filters() -> None:
-    from netlinkbgp.codec.constants import RtmType
     from netlinkbgp.codec.messages import build_route
 
     def route(prefix: str, **kw: Any) -> Any:
@@ -229,3 +238,257 @@ def test_is_connected_filters() -> None:
     assert not is_connected(route("ff00::/8"))
     assert not is_connected(route("10.0.0.0/24", table=255))
     assert not is_connected(route("10.0.0.0/24")._replace(protocol=186))
+    assert not is_connected(route("::1/128"))  # older kernels put it in main, on lo
+
+
+# -- host addresses (service VIPs) -----------------------------------------------------------
+
+
+def _kinds(events: Sequence[RouteEvent], prefix: str) -> list[str]:
+    """The kinds of the events about ``prefix``, in order."""
+    return [e.kind for e in events if e.route is not None and str(e.route.prefix) == prefix]
+
+
+def _hosts_body() -> dict[str, Any]:
+    lb0, _ = testing.veth_pair("lb0", "peer0")
+    testing.veth_pair("eth9", "peer1")
+    testing.ip("addr", "add", "192.0.2.1/24", "dev", "lb0")
+    testing.ip("addr", "add", "10.1.2.3/32", "dev", "lb0")
+    testing.ip("addr", "add", "10.1.2.4/32", "dev", "eth9")  # not a matching interface
+    testing.ip("-6", "addr", "add", "2001:db8::10/128", "dev", "lb0", "nodad")
+    testing.ip("-6", "addr", "add", "fe80::99/128", "dev", "lb0", "nodad")  # link-local
+
+    async def main() -> dict[str, Any]:
+        out: dict[str, Any] = {"lb0": lb0}
+        sink = Recorder()
+        importer = Importer(ImportConfig(interfaces=("lb*",), resync_interval=0))
+        importer.subscribe(sink)
+        async with importer:
+            out["initial"] = sorted(sink.current())
+            state = sink.current()
+            vip, vip6 = state[("", "10.1.2.3/32")], state[("", "2001:db8::10/128")]
+            out["vip"] = (vip.next_hops, vip.origin, vip.source, vip.vrf)
+            out["vip6"] = (vip6.next_hops, vip6.source)
+            # Added and removed: events, not a poll.
+            testing.ip("addr", "add", "10.1.2.5/32", "dev", "lb0")
+            out["add_latency"] = await sink.until(lambda s: ("", "10.1.2.5/32") in s)
+            testing.ip("addr", "del", "10.1.2.5/32", "dev", "lb0")
+            out["del_latency"] = await sink.until(lambda s: ("", "10.1.2.5/32") not in s)
+            # Down withdraws the VIP (the IPv4 address stays on the interface); up re-imports.
+            testing.ip("link", "set", "lb0", "down")
+            await sink.until(lambda s: ("", "10.1.2.3/32") not in s)
+            out["down"] = sorted(sink.current())
+            testing.ip("link", "set", "lb0", "up")
+            await sink.until(lambda s: ("", "10.1.2.3/32") in s and ("", "192.0.2.0/24") in s)
+            out["up"] = sorted(sink.current())
+            stats = dataclasses.asdict(importer.stats())
+            # Deleted interface: all of it withdrawn.
+            testing.ip("link", "del", "lb0")
+            await sink.until(lambda s: not s)
+            out["stats"] = (stats, dataclasses.asdict(importer.stats()))
+            out["events"] = [(e.kind, str(e.route.prefix) if e.route else "")
+                             for e in sink.events]
+            out["kinds_vip"] = _kinds(sink.events, "10.1.2.3/32")
+            out["kinds_vip6"] = _kinds(sink.events, "2001:db8::10/128")
+        return out
+    return asyncio.run(main())
+
+
+def test_host_addresses_are_imported_and_withdrawn() -> None:
+    out = testing.run_in_netns(_hosts_body)
+    # The /24 gives its connected route only; the /32 and /128 give host routes; eth9 and the
+    # link-local /128 give nothing.
+    assert out["initial"] == [("", "10.1.2.3/32"), ("", "192.0.2.0/24"),
+                              ("", "2001:db8::10/128")]
+    hops, origin, source, vrf = out["vip"]
+    assert [(str(h.address), h.ifindex) for h in hops] == [("0.0.0.0", out["lb0"])]
+    assert (int(origin), source, vrf) == (0, "netlink:lb0", "")
+    # The kernel's connected /128 and the address are one route with one next hop.
+    hops6, source6 = out["vip6"]
+    assert [(str(h.address), h.ifindex) for h in hops6] == [("::", out["lb0"])]
+    assert source6 == "netlink:lb0"
+    assert out["kinds_vip6"] == ["announce", "withdraw"]  # withdrawn when the link went down
+    assert out["add_latency"] < 0.5 and out["del_latency"] < 0.5
+    # Down: IPv4 routes withdrawn, the IPv6 address flushed by the kernel; up: IPv4 back.
+    assert out["down"] == []
+    assert out["up"] == [("", "10.1.2.3/32"), ("", "192.0.2.0/24")]
+    assert ("announce", "192.0.2.1/32") not in out["events"]  # no /32 twin of the /24
+    announces = sum(kind == "announce" for kind, _ in out["events"])
+    withdraws = sum(kind == "withdraw" for kind, _ in out["events"])
+    stats_up, stats_end = out["stats"]
+    assert (stats_end["imported"], stats_end["withdrawn"]) == (announces, withdraws)
+    assert (stats_up["routes"], stats_end["routes"], stats_end["errors"]) == (2, 0, 0)
+    assert out["kinds_vip"] == ["announce", "withdraw", "announce", "withdraw"]
+
+
+def _lo_body() -> dict[str, Any]:
+    testing.ip("addr", "add", "10.1.2.3/32", "dev", "lo")
+    testing.ip("addr", "add", "127.0.0.2/32", "dev", "lo")  # loopback: never
+    testing.ip("-6", "addr", "add", "2001:db8::11/128", "dev", "lo")
+
+    async def main() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        sink = Recorder()
+        async with Importer(ImportConfig(interfaces=("lo",), resync_interval=0)) as importer:
+            importer.subscribe(sink)
+            out["initial"] = sorted(sink.current())
+            testing.ip("addr", "add", "10.9.9.9/32", "dev", "lo")
+            await sink.until(lambda s: ("", "10.9.9.9/32") in s)
+            before = len(sink.events)
+            await importer.resync()  # the view was right: nothing to publish
+            out["resync_events"] = len(sink.events) - before
+            out["final"] = sorted(sink.current())
+            out["prefixes"] = {str(e.route.prefix) for e in sink.events if e.route}
+        return out
+    return asyncio.run(main())
+
+
+def test_vip_on_lo_but_never_loopback() -> None:
+    out = testing.run_in_netns(_lo_body)
+    assert out["initial"] == [("", "10.1.2.3/32"), ("", "2001:db8::11/128")]
+    assert out["final"] == [("", "10.1.2.3/32"), ("", "10.9.9.9/32"), ("", "2001:db8::11/128")]
+    assert out["resync_events"] == 0
+    assert not out["prefixes"] & {"127.0.0.1/32", "127.0.0.2/32", "127.0.0.0/8", "::1/128"}
+
+
+def _sysctl(path: str, value: int) -> None:
+    Path("/proc/sys/net/ipv6", path).write_text(f"{value}\n")
+
+
+async def _dad_failed(events: EventSocket, address: str, timeout: float) -> None:
+    """Wait for the RTM_NEWADDR that says DAD failed for ``address``."""
+    async def wait() -> None:
+        while True:
+            batch = await events.receive()
+            if isinstance(batch, Overrun):
+                continue
+            for msg in batch:
+                if (isinstance(msg, AddressMessage) and msg.msg_type == RtmType.RTM_NEWADDR
+                        and str(msg.address) == address
+                        and msg.all_flags & IfaFlag.IFA_F_DADFAILED):
+                    return
+    await asyncio.wait_for(wait(), timeout)
+
+
+def _dad_body() -> dict[str, Any]:
+    testing.veth_pair("lb0", "peer0")
+    # One DAD probe, 100 ms apart, no random initial delay: DAD ends in about 0.1 s.
+    for name in ("lb0", "peer0"):
+        _sysctl(f"conf/{name}/dad_transmits", 1)
+        _sysctl(f"conf/{name}/router_solicitation_delay", 0)
+        _sysctl(f"neigh/{name}/retrans_time_ms", 100)
+    testing.ip("-6", "addr", "add", "2001:db8::10/128", "dev", "lb0", "nodad")
+
+    async def main() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        sink = Recorder()
+        async with Importer(ImportConfig(interfaces=("lb*",), resync_interval=0)) as importer:
+            importer.subscribe(sink)
+            out["nodad"] = sorted(sink.current())
+            # Added while the link is down: it stays tentative, and is not imported, even
+            # after a full resync.
+            testing.ip("link", "set", "lb0", "down")
+            await sink.until(lambda s: not s)  # the kernel flushed ::10 on down
+            testing.ip("-6", "addr", "add", "2001:db8::20/128", "dev", "lb0")
+            out["tentative_flag"] = "tentative" in testing.ip("-6", "addr", "show", "dev", "lb0")
+            await importer.resync()
+            out["tentative"] = sorted(sink.current())
+            # Up (the peer is up): DAD runs, then the address is imported.
+            testing.ip("link", "set", "lb0", "up")
+            out["dad_latency"] = await sink.until(
+                lambda s: ("", "2001:db8::20/128") in s, timeout=3)
+            out["after_dad_flags"] = testing.ip("-6", "addr", "show", "dev", "lb0")
+            # A duplicate: peer0 owns ::30, so lb0's DAD fails. Added on a link that is up, so
+            # the kernel's connected /128 comes first; neither it nor the address is imported.
+            testing.ip("-6", "addr", "add", "2001:db8::30/128", "dev", "peer0", "nodad")
+            async with EventSocket() as events:
+                testing.ip("-6", "addr", "add", "2001:db8::30/128", "dev", "lb0")
+                await _dad_failed(events, "2001:db8::30", timeout=3)
+            # Events are ordered: once the marker is in, the DAD failure has been handled.
+            testing.ip("-6", "addr", "add", "2001:db8::40/128", "dev", "lb0", "nodad")
+            await sink.until(lambda s: ("", "2001:db8::40/128") in s)
+            await importer.resync()
+            out["final"] = sorted(sink.current())
+            out["events_20"] = _kinds(sink.events, "2001:db8::20/128")
+            out["events_30"] = _kinds(sink.events, "2001:db8::30/128")
+        return out
+    return asyncio.run(main())
+
+
+def test_ipv6_host_addresses_wait_for_dad() -> None:
+    out = testing.run_in_netns(_dad_body)
+    assert out["nodad"] == [("", "2001:db8::10/128")]
+    assert out["tentative_flag"] and out["tentative"] == []
+    assert out["dad_latency"] < 3
+    assert "2001:db8::20/128 scope global \n" in out["after_dad_flags"]  # no longer tentative
+    assert out["events_20"] == ["announce"]
+    assert out["events_30"] == []  # not even announced and withdrawn
+    assert out["final"] == [("", "2001:db8::20/128"), ("", "2001:db8::40/128")]
+
+
+def _missed_body() -> dict[str, Any]:
+    testing.veth_pair("lb0", "peer0")
+
+    async def main() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        sink = Recorder()
+        async with Importer(ImportConfig(interfaces=("lb*",), resync_interval=0)) as importer:
+            importer.subscribe(sink)
+            events = importer._events  # simulate lost events: read and drop them
+            assert events is not None
+            # The loop does not run during these calls, so their events are still queued.
+            testing.ip("addr", "add", "10.1.2.3/32", "dev", "lb0")
+            testing.ip("addr", "add", "10.1.2.4/32", "dev", "lb0")
+            events.drain()
+            await asyncio.sleep(0)
+            out["missed"] = sorted(sink.current())
+            await importer.resync()
+            out["repaired"] = sorted(sink.current())
+            testing.ip("addr", "del", "10.1.2.3/32", "dev", "lb0")
+            events.drain()
+            await importer.resync()
+            out["repaired_del"] = sorted(sink.current())
+            testing.ip("link", "set", "lb0", "down")
+            events.drain()
+            await importer.resync()
+            out["repaired_down"] = sorted(sink.current())
+            out["resyncs"] = importer.stats().resyncs
+        return out
+    return asyncio.run(main())
+
+
+def test_resync_repairs_missed_address_events() -> None:
+    out = testing.run_in_netns(_missed_body)
+    assert out["missed"] == []
+    assert out["repaired"] == [("", "10.1.2.3/32"), ("", "10.1.2.4/32")]
+    assert out["repaired_del"] == [("", "10.1.2.4/32")]
+    assert out["repaired_down"] == []
+    assert out["resyncs"] == 3
+
+
+def _address(family: int, address: str, prefixlen: int, flags: int = 0) -> AddressMessage:
+    from ipaddress import ip_address
+    return AddressMessage(RtmType.RTM_NEWADDR, 0, 0, 0, family, prefixlen, flags, 0, 2,
+                          ((1, ip_address(address).packed),))
+
+
+def test_host_prefix_and_usable_filters() -> None:
+    import socket
+    v4, v6 = socket.AF_INET, socket.AF_INET6
+    assert host_prefix(_address(v4, "10.1.2.3", 32)) == ip_network("10.1.2.3/32")
+    assert host_prefix(_address(v6, "2001:db8::1", 128)) == ip_network("2001:db8::1/128")
+    assert host_prefix(_address(v4, "10.1.2.3", 24)) is None  # its connected route instead
+    assert host_prefix(_address(v6, "2001:db8::1", 64)) is None
+    for family, address in ((v4, "127.0.0.1"), (v4, "0.0.0.0"), (v6, "::1"), (v6, "::"),
+                            (v6, "fe80::1"), (v6, "ff02::1"), (v4, "224.0.0.1")):
+        full = 32 if family == v4 else 128
+        assert host_prefix(_address(family, address, full)) is None, address
+    assert address_usable(_address(v6, "2001:db8::1", 128, IfaFlag.IFA_F_NODAD))
+    assert not address_usable(_address(v6, "2001:db8::1", 128, IfaFlag.IFA_F_TENTATIVE))
+    dadfailed = IfaFlag.IFA_F_TENTATIVE | IfaFlag.IFA_F_DADFAILED
+    assert not address_usable(_address(v6, "2001:db8::1", 128, dadfailed))
+    # IFA_FLAGS (u32) supersedes the 8-bit ifa_flags.
+    flagged = _address(v6, "2001:db8::1", 128)._replace(
+        attrs=((1, ip_network("2001:db8::1/128").network_address.packed),
+               (8, int(IfaFlag.IFA_F_TENTATIVE))))
+    assert not address_usable(flagged)
