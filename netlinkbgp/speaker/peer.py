@@ -186,10 +186,17 @@ class Peer:
                 break
             self._handle(event)
         when = session.get_timer()
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        if when is not None:
+        timer = self.timer
+        if when is None:
+            if timer is not None:
+                timer.cancel()
+                self.timer = None
+        elif timer is None or when < timer.when():
+            # Only ever move the handle earlier: a handle that fires early finds nothing due
+            # and is re-armed. Re-creating it on every read would starve it: a due handle
+            # waits behind the read step already queued, which would cancel it again.
+            if timer is not None:
+                timer.cancel()
             self.timer = self.speaker.loop.call_at(when, self._on_timer)
 
     def _on_timer(self) -> None:
