@@ -4,7 +4,7 @@ This is the only module that reads files or the environment, or configures loggi
 
 Exit codes: 0 success; 1 the kernel refused at least one request (each failure is reported);
 2 bad usage or input; 3 a socket or namespace could not be set up (privilege or kernel
-feature missing).
+feature missing); ``announce`` adds 4 (session not established) and 5 (session lost).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from netlinkbgp import __version__
+from netlinkbgp.cli_announce import add_parser as add_announce_parser
+from netlinkbgp.cli_announce import announce_main
 from netlinkbgp.cli_route import (
     PROTO_NAMES,
     TABLE_NAMES,
@@ -84,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("args", nargs=argparse.REMAINDER,
                        help="add|del|replace|show|flush|monitor ...")
 
+    add_announce_parser(sub)
+
     demo = sub.add_parser(
         "demo", help="show what the library does, in private network namespaces",
         description="Run a short demonstration in private network namespaces it creates "
@@ -106,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             enter_named_netns(args.netns)
         if args.command == "route":
             return asyncio.run(route_main(args.args, args.batch, as_json, sys.stdout))
+        if args.command == "announce":
+            return asyncio.run(announce_main(args, as_json, sys.stdout))
         if args.command == "demo":
             from netlinkbgp.demo import run_demo
 

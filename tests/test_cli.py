@@ -202,3 +202,55 @@ def test_help_lists_the_route_syntax() -> None:
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
         main(["route", "--help"])
     assert "add|del|replace PREFIX [via ADDR] [dev IFNAME] [onlink]" in out.getvalue()
+
+
+def _announce_against_speaker(extra: list[str]) -> dict[str, object]:
+    """Run `netlinkbgp announce` as a process against one of our Speakers (in a namespace)."""
+    import asyncio
+
+    from netlinkbgp import PeerConfig, Speaker, SpeakerConfig
+
+    async def main() -> dict[str, object]:
+        rx = Speaker(SpeakerConfig(65000, "10.0.0.1", listen_address="127.0.0.1", listen_port=0,
+                                   peers=(PeerConfig("127.0.0.2", 65001, passive=True),)))
+        await rx.start()
+        seen: list[str] = []
+
+        class Sink:
+            def apply(self, events: list[object]) -> None:
+                seen.extend(f"{e.kind} {e.route.prefix if e.route else ''}"  # type: ignore[attr-defined]
+                            for e in events)
+
+        rx.subscribe(Sink())
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "netlinkbgp", "announce", "10.1.0.0/24", "10.2.0.0/24",
+            "--peer", "127.0.0.1", "--port", str(rx.listen_port), "--local-as", "65001",
+            "--peer-as", "65000", "--local-address", "127.0.0.2", "--community", "65001:7",
+            "--json", *extra, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+        await rx.drain()
+        await rx.stop()
+        return {"code": proc.returncode, "lines": [json.loads(x) for x in stdout.splitlines()],
+                "stderr": stderr.decode(), "seen": seen}
+
+    return asyncio.run(main())
+
+
+def test_announce_establishes_announces_and_withdraws() -> None:
+    out = testing.run_in_netns(_announce_against_speaker, ["--for", "0.5"])
+    assert out["code"] == 0, out
+    events = [line["event"] for line in out["lines"]]  # type: ignore[index]
+    assert events == ["announced", "withdrawn"]
+    seen = out["seen"]
+    assert "announce 10.1.0.0/24" in seen and "withdraw 10.1.0.0/24" in seen  # type: ignore[operator]
+
+
+def test_announce_reports_why_it_could_not_establish() -> None:
+    # the receiver expects AS 65001; claim another one: it answers with a NOTIFICATION
+    out = testing.run_in_netns(_announce_against_speaker,
+                               ["--for", "5", "--connect-timeout", "2", "--local-as", "65009"])
+    assert out["code"] == 4, out
+    line = out["lines"][0]  # type: ignore[index]
+    assert line["event"] == "not-established"
+    assert (line["last_error_code"], line["last_error_subcode"]) == (2, 2)
+    assert "NOTIFICATION received" in line["reason"]

@@ -38,6 +38,7 @@ LEVELS: dict[str, int] = {
     "netlinkbgp.daemon": 4,
     "netlinkbgp.cli": 4,
     "netlinkbgp.cli_route": 4,
+    "netlinkbgp.cli_announce": 4,
     "netlinkbgp.demo": 4,
     "netlinkbgp.testing": 4,
 }

@@ -20,9 +20,9 @@ from netlinkbgp import (
     SpeakerConfig,
     testing,
 )
+from netlinkbgp.bgp.capabilities import Negotiated
 from netlinkbgp.bgp.messages import Keepalive, Notification, encode_message, split_messages
 from netlinkbgp.bgp.session import Session, SessionConfig, State
-from netlinkbgp.bgp.capabilities import Negotiated
 from netlinkbgp.route import parse_community
 
 pytestmark = pytest.mark.usefixtures("netns")
