@@ -443,3 +443,26 @@ def test_keepalives_on_time_while_a_table_loads_into_a_slow_sink() -> None:
     assert out["a"].accepted_prefixes == 1_000_000
     assert out["count"] >= 2
     assert out["gaps"] < 2.5, out  # keepalive interval 1 s; hold time 3 s
+
+
+def test_blocking_facade_works_inside_a_running_loop() -> None:
+    from netlinkbgp.sync import SyncSpeaker
+
+    async def body() -> dict[str, Any]:
+        # a blocking caller inside a running loop: the facade's loop is its own thread's
+        rx = SyncSpeaker(SpeakerConfig(65001, "10.0.0.1", listen_address=A, listen_port=0,
+                                       peers=(PeerConfig(B, 65002, passive=True),)))
+        rx.start()
+        with SyncSpeaker(SpeakerConfig(65002, "10.0.0.2", peers=(PeerConfig(
+                A, 65001, port=rx.listen_port, local_address=B),))) as tx:
+            rx.wait_established(timeout=10)
+            tx.announce(Route(ip_network("10.8.0.0/24")))
+            got = rx.wait_route("10.8.0.0/24", timeout=10)
+            tx.withdraw("10.8.0.0/24")
+            rx.wait_route("10.8.0.0/24", present=False, timeout=10)
+            state = rx.status()[0].state
+        rx.close()
+        return {"got": got, "state": state}
+
+    out = _run(body)
+    assert out["got"].as_path == (65002,) and out["state"] == "Established"
