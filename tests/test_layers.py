@@ -33,7 +33,7 @@ LEVELS: dict[str, int] = {
     # Pure helper of the speaker: its configuration and status values.
     "netlinkbgp.speaker_config": 2,
     "netlinkbgp.speaker": 3,
-    "netlinkbgp.sync": 3,
+    "netlinkbgp.sync": 4,  # a facade over the components, like testing
     "netlinkbgp.config": 4,
     "netlinkbgp.daemon": 4,
     "netlinkbgp.cli": 4,
