@@ -43,7 +43,7 @@ from netlinkbgp.errors import (
 from netlinkbgp.route import Route, RouteDistinguisher, RouteEvent, RouteSink
 from netlinkbgp.speaker.feed import SinkFeed
 from netlinkbgp.speaker.out import LocalRib, key_network, route_family
-from netlinkbgp.speaker.peer import Peer
+from netlinkbgp.speaker.peer import Peer, unmapped_address
 from netlinkbgp.speaker_config import (
     PeerConfig,
     PeerEvent,
@@ -162,9 +162,7 @@ class Speaker:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peername = writer.get_extra_info("peername")
-        address = str(ip_address(peername[0].split("%")[0])) if peername else ""
-        if address.startswith("::ffff:"):
-            address = address[7:]
+        address = unmapped_address(peername[0]) if peername else ""
         peer = self._peers.get(address)
         if peer is None:
             log.info("refusing a BGP connection from %s: not a configured peer", address)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from ipaddress import IPv4Address, ip_address
+from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import TYPE_CHECKING, Any
 
 from netlinkbgp.bgp.capabilities import (
@@ -65,7 +65,7 @@ from netlinkbgp.speaker_config import (
 if TYPE_CHECKING:
     from netlinkbgp.speaker.core import Speaker
 
-__all__ = ["Peer"]
+__all__ = ["Peer", "unmapped_address"]
 
 log = logging.getLogger(__name__)
 
@@ -331,9 +331,7 @@ class Peer:
         self.connections += 1
         self.notified = False
         sockname = writer.get_extra_info("sockname")
-        self.local_address = str(ip_address(sockname[0].split("%")[0])) if sockname else ""
-        if self.local_address.startswith("::ffff:"):
-            self.local_address = self.local_address[7:]
+        self.local_address = unmapped_address(sockname[0]) if sockname else ""
         self._spawn(self._read_task(reader, writer), "read")
 
     async def _read_task(self, reader: asyncio.StreamReader,
@@ -664,6 +662,16 @@ class Peer:
             last_notification_sent=self.last_sent,
             graceful_restart=bool(negotiated and negotiated.graceful_restart),
         )
+
+
+def unmapped_address(text: str) -> str:
+    """A socket address without scope id, an IPv4-mapped IPv6 address (a dual-stack socket)
+    as IPv4. Python 3.11 prints ``::ffff:10.0.0.1`` as ``::ffff:a00:1``: read the mapping
+    from the address, not from its text."""
+    address = ip_address(text.split("%")[0])
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 def _describe(notification: Notification, sent: bool) -> str:
