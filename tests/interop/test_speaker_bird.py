@@ -74,7 +74,8 @@ async def _exchange(topo: Topology, bird: Bird, role: str) -> dict[str, Any]:
                        large_communities=("4200000002:9:9",)),
             PeerConfig(topo.daemon_v6, peer_asn=BIRD_AS, passive=passive,
                        families=("ipv6-unicast",), connect_retry_time=1.0,
-                       next_hop_v6_link_local=topo.ours_ll),
+                       # one role sends global + link-local (RFC 2545), the other global only
+                       next_hop_v6_link_local=None if passive else topo.ours_ll),
         ))
     async with Speaker(cfg) as sp:
         await sp.wait_established(timeout=WAIT_SECONDS)
@@ -142,7 +143,8 @@ def test_sessions_and_attributes_both_ways(role: str) -> None:
     assert bird4["dest"] == "unicast"
     bird6 = _one(got["bird6"], "2001:db8:1::/48")
     assert bird6["as_path"] == [OUR_AS]
-    assert bird6["bgp_next_hop"] == [topo.ours_v6, topo.ours_ll]
+    sent_ll = [] if role == "passive" else [topo.ours_ll]
+    assert bird6["bgp_next_hop"] == [topo.ours_v6, *sent_ll]
     assert set(_hops(bird6)) <= {topo.ours_v6, topo.ours_ll}
     assert (bird6["med"], bird6["communities"], bird6["large_communities"]) == (
         20, ["65002:8"], ["4200000002:8:9"])
@@ -360,6 +362,7 @@ async def _graceful_restart(topo: Topology, bird: Bird) -> dict[str, Any]:
                what="BIRD noticing we went")
     seen["down"] = await hold(prefixes, lambda got: got == both, 1.0, "A and B kept while down")
     seen["down_state"] = bird.protocol_state("ours4")
+    seen["down_info"] = bird.protocol_info("ours4")
 
     second = Speaker(config(True))
     async with second:
@@ -385,6 +388,8 @@ def test_graceful_restart_bird_keeps_routes() -> None:
             got = run_speaker(topo.ns_ours, _graceful_restart, topo, bird, daemons=(bird,))
 
     assert got["first"]["graceful_restart"] is True
+    # BIRD is the graceful-restart helper: its restart timer runs (RFC 4724 §4.2).
+    assert "Restart timer" in got["down_info"], got["down_info"]
     assert got["down"] == ["10.1.0.0/24", "10.2.0.0/24"], got["down_state"]
     assert got["before_eor"] == ["10.1.0.0/24", "10.2.0.0/24"]
     assert got["eor_sent_before"] == []
