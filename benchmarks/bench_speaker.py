@@ -170,11 +170,11 @@ def _sender_main(ns: str, routes: list[Route], listen: str, peer: PeerConfig,
 
         def on_event(event: Any) -> None:
             if event.kind == "state":
-                states.append(event.state)
+                states.append(f"{event.time:.3f} {event.state}")
                 if event.state == "Established":
                     established.append(time.time())
             elif event.kind.startswith("notification") or event.kind == "error":
-                states.append(f"{event.kind}: {event.text}")
+                states.append(f"{event.time:.3f} {event.kind}: {event.text}")
 
         speaker.on_event(on_event)
         await speaker.start()
@@ -245,10 +245,13 @@ def receiver_child(args: argparse.Namespace) -> None:
         established: list[float] = []
         drops: list[str] = []
         done: list[float] = []
+        states: list[str] = []
 
         def on_event(event: Any) -> None:
             if done:  # our own Cease at the end is no drop
                 return
+            if event.kind == "state":
+                states.append(f"{event.time:.3f} {event.state}")
             if event.kind == "state" and event.state == "Established":
                 established.append(time.time())
             elif event.kind == "state" and event.old_state == "Established":
@@ -266,7 +269,8 @@ def receiver_child(args: argparse.Namespace) -> None:
         return {"established_at": established[0], "done_at": done[0],
                 "accepted": status.accepted_prefixes, "received": status.received_prefixes,
                 "updates": status.updates_received, "connections": status.connections,
-                "drops": drops, "expected": expected, "peak_rss_bytes": _hwm()}
+                "drops": drops, "states": states, "expected": expected,
+                "peak_rss_bytes": _hwm()}
 
     print(json.dumps(asyncio.run(run())), flush=True)
 
@@ -510,7 +514,8 @@ def main() -> None:
                   from_sender_established=round(rx["done_at"] - _established(tx), 3),
                   updates=rx["updates"],
                   sender_announce_seconds=round(tx["announce_seconds"], 3),
-                  connections=rx["connections"], drops=rx["drops"], transport="loopback")
+                  connections=rx["connections"], drops=rx["drops"], transport="loopback",
+                  sender_states=tx.get("states", [])[:4], receiver_states=rx["states"][:4])
 
         # the same prefixes to BIRD, ExaBGP and ours across the veth pair
         v4_share = round(args.bird_prefixes * args.v4 / total)
