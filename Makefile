@@ -35,3 +35,4 @@ demo:
 bench-smoke:
 	$(PYTHON) benchmarks/bench_netlink.py --json --routes 5000
 	PYTHONPATH=. $(PYTHON) benchmarks/bench_bgp.py --small
+	$(PYTHON) benchmarks/bench_speaker.py --small

@@ -85,25 +85,29 @@ class LocalPath:
     __slots__ = ("as_path", "communities", "ext_communities", "ident", "labels",
                  "large_communities", "local_pref", "med", "next_hops", "origin")
 
-    def __init__(self, route: Route) -> None:
-        self.origin = route.origin
-        self.as_path = route.as_path
-        self.med = route.med
-        self.local_pref = route.local_pref
-        self.communities = route.communities
-        self.large_communities = route.large_communities
-        self.ext_communities = route.ext_communities
-        self.labels = route.labels
-        # "this host" (0.0.0.0 / ::) is no next hop: the session's own address is used
-        self.next_hops = tuple(n.address for n in route.next_hops if int(n.address))
-        self.ident = self.identity(route)
+    def __init__(self, route: Route, ident: tuple[Any, ...] | None = None) -> None:
+        if ident is None:
+            ident = self.identity(route)
+        (self.origin, self.as_path, self.med, self.local_pref, self.communities,
+         self.large_communities, self.ext_communities, self.labels, self.next_hops) = ident
+        self.ident = ident
 
     @staticmethod
     def identity(route: Route) -> tuple[Any, ...]:
-        """What makes two routes share a path (everything but the prefix and RD)."""
+        """What makes two routes share a path (everything but the prefix and RD): origin,
+        AS path, MED, LOCAL_PREF, communities, large and extended communities, labels and
+        next hop addresses, in the order of the attributes of :class:`LocalPath`."""
+        hops = route.next_hops
+        # "this host" (0.0.0.0 / ::) is no next hop: the session's own address is used
+        if not hops:
+            own: tuple[Address, ...] = ()
+        elif len(hops) == 1:  # the usual case, without a generator
+            address = hops[0].address
+            own = (address,) if int(address) else ()
+        else:
+            own = tuple(n.address for n in hops if int(n.address))
         return (route.origin, route.as_path, route.med, route.local_pref, route.communities,
-                route.large_communities, route.ext_communities, route.labels,
-                tuple(n.address for n in route.next_hops if int(n.address)))
+                route.large_communities, route.ext_communities, route.labels, own)
 
     def route(self, family: Family, key: int) -> Route:
         """The route of one prefix with these attributes."""
@@ -153,15 +157,27 @@ class LocalRib:
         Raises:
             InvalidValueError: a VPN route without labels, or host bits set.
         """
-        family = route_family(route)
-        if family.has_rd and not route.labels:
-            raise InvalidValueError(f"VPN route {route.rd}:{route.prefix} needs an MPLS label")
+        prefix = route.prefix
+        if route.rd is None and not route.labels:  # plain unicast: the key inline
+            if prefix.version == 4:
+                family, bits = IPV4_UNICAST, 32
+            else:
+                family, bits = IPV6_UNICAST, 128
+            length = prefix.prefixlen
+            key = length << bits | int(prefix.network_address) >> (bits - length)
+        else:
+            family = route_family(route)
+            if family.has_rd and not route.labels:
+                raise InvalidValueError(
+                    f"VPN route {route.rd}:{route.prefix} needs an MPLS label")
+            key = route_key(route, family)
         ident = LocalPath.identity(route)
         path = self._interned.get(ident)
         if path is None:
-            path = self._interned[ident] = LocalPath(route)
-        key = route_key(route, family)
-        table = self.tables.setdefault(family, {})
+            path = self._interned[ident] = LocalPath(route, ident)
+        table = self.tables.get(family)
+        if table is None:
+            table = self.tables[family] = {}
         old = table.get(key)
         table[key] = path
         return family, key, path, old is not path
