@@ -78,6 +78,8 @@ class Speaker:
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
+        # wait_route calls in progress: only they (and sinks) need per-prefix changes
+        self._route_waiters = 0
         self._event_queues: list[asyncio.Queue[PeerEvent]] = []
         self._callbacks: list[Callable[[PeerEvent], None]] = []
         self._events_dropped = 0
@@ -395,7 +397,7 @@ class Speaker:
 
     @property
     def _collect(self) -> bool:
-        return bool(self._feeds or self._waiters)
+        return bool(self._feeds or self._route_waiters)
 
     def _rib_changed(self, changes: list[RibChange]) -> None:
         if not changes:
@@ -540,8 +542,12 @@ class Speaker:
                              if p.peer.address == peer_address), None)
             return (path is not None) == present
 
-        await self._wait(holds, timeout,
-                         lambda: f"{network} to {'appear' if present else 'go'}")
+        self._route_waiters += 1
+        try:
+            await self._wait(holds, timeout,
+                             lambda: f"{network} to {'appear' if present else 'go'}")
+        finally:
+            self._route_waiters -= 1
         path = self.loc_rib.best(family, key)
         return path.to_route(family, key) if path is not None and present else None
 
