@@ -5,6 +5,7 @@ Speaker's milestones (``wait_established``, ``wait_route``...), never with sleep
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from ipaddress import IPv4Address, ip_network
 from typing import Any
@@ -108,10 +109,8 @@ def test_nothing_unchanged_is_sent_again_and_live_changes_keep_the_session() -> 
         b.announce([Route(ip_network("10.1.0.0/24"), med=1)])
         await b.drain()
         unchanged = b.status()[0].updates_sent - sent
-        config = b.config.peers[0]
-        await b.update_peer(PeerConfig(**{**{f: getattr(config, f) for f in
-                                             config.__dataclass_fields__},
-                                          "med": 42, "communities": ("9:9",)}))
+        await b.update_peer(dataclasses.replace(b.config.peers[0], med=42,
+                                                communities=("9:9",)))
         await b.drain()
         await a.drain()
         for _ in range(200):

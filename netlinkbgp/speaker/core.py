@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_address
-from typing import Any
 
 from netlinkbgp.bgp.constants import CeaseSubcode
-from netlinkbgp.bgp.nlri import IPV4_UNICAST, IPV6_UNICAST, Family
-from netlinkbgp.bgp.rib import LocRib, RibChange, prefix_key
+from netlinkbgp.bgp.nlri import Family
+from netlinkbgp.bgp.rib import LocRib, RibChange
 from netlinkbgp.bgp.session import (
     State,
 )
@@ -42,7 +42,7 @@ from netlinkbgp.errors import (
 )
 from netlinkbgp.route import Route, RouteDistinguisher, RouteEvent, RouteSink
 from netlinkbgp.speaker.feed import SinkFeed
-from netlinkbgp.speaker.out import LocalRib, key_network, route_family
+from netlinkbgp.speaker.out import LocalRib, key_filter, route_family, route_key
 from netlinkbgp.speaker.peer import Peer, unmapped_address
 from netlinkbgp.speaker_config import (
     PeerConfig,
@@ -193,8 +193,7 @@ class Speaker:
         """
         if config.address in self._peers:
             raise LocalProtocolError(f"peer {config.address} already exists")
-        self.config = SpeakerConfig(**{**_fields(self.config),
-                                       "peers": (*self.config.peers, config)})
+        self.config = dataclasses.replace(self.config, peers=(*self.config.peers, config))
         if self._started:
             self._add(config)
 
@@ -202,8 +201,8 @@ class Speaker:
         """Close a neighbour's session (Cease / Peer De-configured) and forget its routes."""
         key = str(ip_address(address))
         peer = self._peers.pop(key, None)
-        self.config = SpeakerConfig(**{**_fields(self.config), "peers": tuple(
-            p for p in self.config.peers if p.address != key)})
+        self.config = dataclasses.replace(self.config, peers=tuple(
+            p for p in self.config.peers if p.address != key))
         if peer is None:
             raise LocalProtocolError(f"no peer {address}")
         await peer.stop(False, CeaseSubcode.PEER_DE_CONFIGURED)
@@ -231,23 +230,22 @@ class Speaker:
             self.add_peer(config)
             return
         old, peer.config = peer.config, config
-        self.config = SpeakerConfig(**{**_fields(self.config), "peers": tuple(
-            config if p.address == config.address else p for p in self.config.peers)})
+        self.config = dataclasses.replace(self.config, peers=tuple(
+            config if p.address == config.address else p for p in self.config.peers))
         if peer.export is not None:
             peer.export.reconfigure(config)
             peer.export.offer_all(self.local_rib)
             peer.dirty.set()
         if old.import_filter != config.import_filter and peer.adj_in is not None:
-            self._refilter(peer, old)
+            self._refilter(peer)
 
-    def _refilter(self, peer: Peer, old: PeerConfig) -> None:
+    def _refilter(self, peer: Peer) -> None:
         rib = peer.adj_in
         assert rib is not None
-        flt = peer.config.import_filter
-        rib.accept = (lambda family, key: flt.allows(key_network(family, key))) if flt else None
+        rib.accept = accept = key_filter(peer.config.import_filter)
         changes: list[RibChange] = []
         for family, key, path in list(rib):
-            if flt and not flt.allows(key_network(family, key)):
+            if accept is not None and not accept(family, key):
                 changes += rib.withdraw_key(family, key, path.path_id)
         self._rib_changed(changes)
         negotiated = peer.session.negotiated
@@ -552,10 +550,6 @@ class Speaker:
         return path.to_route(family, key) if path is not None and present else None
 
 
-def _fields(config: SpeakerConfig) -> dict[str, Any]:
-    return {name: getattr(config, name) for name in config.__dataclass_fields__}
-
-
 def _parse_network(value: IPv4Network | IPv6Network | str) -> IPv4Network | IPv6Network:
     if isinstance(value, IPv4Network | IPv6Network):
         return value
@@ -567,8 +561,8 @@ def _parse_network(value: IPv4Network | IPv6Network | str) -> IPv4Network | IPv6
 
 def _family_key(network: IPv4Network | IPv6Network,
                 rd: RouteDistinguisher | None) -> tuple[Family, int]:
-    family = route_family(Route(network, rd=rd, labels=(0,) if rd is not None else ()))
-    if family.has_labels and not family.has_rd:
-        family = IPV4_UNICAST if network.version == 4 else IPV6_UNICAST
-    return family, prefix_key(int(network.network_address), network.prefixlen, family, rd)
+    """The family (unicast, or VPN with an RD) and key of a prefix looked up by the caller."""
+    route = Route(network, rd=rd)
+    family = route_family(route)
+    return family, route_key(route, family)
 

@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Any
 
@@ -51,11 +51,10 @@ from netlinkbgp.bgp.rib import DEFAULT_LOCAL_PREF, Path, PeerInfo, prefix_key, s
 from netlinkbgp.bgp.rib_wire import encode_unicast_keys
 from netlinkbgp.errors import InvalidValueError, LocalProtocolError
 from netlinkbgp.route import NextHop, Origin, Route
-from netlinkbgp.speaker_config import PeerConfig
+from netlinkbgp.speaker_config import PeerConfig, PrefixFilter
 
-__all__ = ["TAKE_MESSAGES", "LocalPath", "LocalRib", "Out", "PeerExport", "key_network",
-           "route_family",
-           "route_key"]
+__all__ = ["TAKE_MESSAGES", "LocalPath", "LocalRib", "Out", "PeerExport", "key_filter",
+           "key_network", "route_family", "route_key"]
 
 Address = IPv4Address | IPv6Address
 #: Messages one :meth:`PeerExport.take` call yields before the caller writes them and lets
@@ -129,6 +128,13 @@ def key_network(family: Family, key: int) -> IPv4Network | IPv6Network:
     """The network of a prefix key."""
     value, length, _ = split_key(family, key)
     return _network(family, value, length)
+
+
+def key_filter(flt: PrefixFilter) -> Callable[[Family, int], bool] | None:
+    """A prefix filter as a test on prefix keys (``AdjRibIn.accept``); ``None`` when empty."""
+    if not flt:
+        return None
+    return lambda family, key: flt.allows(key_network(family, key))
 
 
 def _strip_rds(nh: bytes) -> bytes:

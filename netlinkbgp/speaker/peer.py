@@ -53,7 +53,7 @@ from netlinkbgp.errors import (
     RemoteProtocolError,
     TransportError,
 )
-from netlinkbgp.speaker.out import PeerExport, key_network
+from netlinkbgp.speaker.out import PeerExport, key_filter
 from netlinkbgp.speaker_config import (
     PeerConfig,
     PeerEvent,
@@ -419,9 +419,7 @@ class Peer:
         self.eor_sent.clear()
         self.initial_sent = False
         rib = AdjRibIn(info, negotiated, self.speaker.loc_rib)
-        flt = self.config.import_filter
-        if flt:
-            rib.accept = lambda family, key: flt.allows(key_network(family, key))
+        rib.accept = key_filter(self.config.import_filter)
         changes: list[RibChange] = []
         stale = self.stale
         self.stale = None
@@ -554,8 +552,7 @@ class Peer:
                     await self.writer.drain()
                 if export is not self.export:
                     return
-                if not self.initial_sent:
-                    self.initial_sent = True
+                self.initial_sent = True
                 self._maybe_end_of_rib()
             except (ConnectionError, LocalProtocolError) as exc:
                 if export is self.export:
