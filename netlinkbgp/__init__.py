@@ -3,6 +3,7 @@
 The public API is what this module exports; everything else is an implementation detail.
 """
 
+from netlinkbgp.config import DaemonConfig, VrfConfig, parse_config
 from netlinkbgp.errors import (
     ConfigError,
     DecodeError,
@@ -35,6 +36,7 @@ from netlinkbgp.speaker_config import (
 
 __all__ = [
     "ConfigError",
+    "DaemonConfig",
     "DecodeError",
     "ExportConfig",
     "ExportRule",
@@ -64,7 +66,9 @@ __all__ = [
     "SpeakerConfig",
     "SpeakerStats",
     "TransportError",
+    "VrfConfig",
     "VrfImport",
+    "parse_config",
 ]
 
 __version__ = "0.1.0"

@@ -35,6 +35,7 @@ LEVELS: dict[str, int] = {
     "netlinkbgp.speaker": 3,
     "netlinkbgp.sync": 4,  # a facade over the components, like testing
     "netlinkbgp.config": 4,
+    "netlinkbgp.config_locate": 4,  # the TOML key locator and typed reader of config
     "netlinkbgp.daemon": 4,
     "netlinkbgp.cli": 4,
     "netlinkbgp.cli_route": 4,
