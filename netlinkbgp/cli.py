@@ -2,9 +2,11 @@
 
 This is the only module that reads files or the environment, or configures logging.
 
-Exit codes: 0 success; 1 the kernel refused at least one request (each failure is reported);
-2 bad usage or input; 3 a socket or namespace could not be set up (privilege or kernel
-feature missing); ``announce`` adds 4 (session not established) and 5 (session lost).
+Exit codes: 0 success; 1 the kernel refused at least one request (each failure is reported),
+or the daemon refused a control call; 2 bad usage or input (a wrong config file included);
+3 a socket or namespace could not be set up (privilege or kernel feature missing), or no
+daemon answers at the control socket; ``announce`` adds 4 (session not established) and 5
+(session lost).
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ import argparse
 import asyncio
 import errno
 import json
+import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from netlinkbgp import __version__
 from netlinkbgp.cli_announce import add_parser as add_announce_parser
 from netlinkbgp.cli_announce import announce_main
+from netlinkbgp.cli_daemon import DEFAULT_CONTROL_SOCKET, add_parsers, control_main, run_main
 from netlinkbgp.cli_route import (
     PROTO_NAMES,
     TABLE_NAMES,
@@ -35,7 +40,15 @@ from netlinkbgp.cli_route import (
 )
 from netlinkbgp.codec.constants import RtmType
 from netlinkbgp.codec.route_requests import RouteSpec
-from netlinkbgp.errors import InvalidValueError, NetlinkBGPError, NetlinkError, TransportError
+from netlinkbgp.config import DaemonConfig, parse_config
+from netlinkbgp.control import ControlError
+from netlinkbgp.errors import (
+    ConfigError,
+    InvalidValueError,
+    NetlinkBGPError,
+    NetlinkError,
+    TransportError,
+)
 from netlinkbgp.netlink_io import NetlinkSocket
 
 __all__ = ["main"]
@@ -87,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="add|del|replace|show|flush|monitor ...")
 
     add_announce_parser(sub)
+    add_parsers(sub, _socket_option)
 
     demo = sub.add_parser(
         "demo", help="show what the library does, in private network namespaces",
@@ -96,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                       help="machine-readable output")
     return parser
+
+
+def _socket_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--control-socket", metavar="PATH", default=argparse.SUPPRESS,
+                        help="the daemon's control socket (default: $NETLINKBGP_CONTROL_SOCKET "
+                        f"or {DEFAULT_CONTROL_SOCKET})")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -116,6 +136,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             from netlinkbgp.demo import run_demo
 
             return run_demo(as_json, sys.stdout)
+        socket_path = getattr(args, "control_socket", None) or os.environ.get(
+            "NETLINKBGP_CONTROL_SOCKET") or DEFAULT_CONTROL_SOCKET
+        if args.command == "run":
+            _configure_logging(args.log_level)
+            return asyncio.run(run_main(_config_reader(args.config_file), socket_path,
+                                        args.metrics, args.graceful_restart, sys.stderr))
+        if args.command in ("netlink", "neighbor", "global"):
+            return asyncio.run(control_main(args, socket_path, as_json, sys.stdout))
+    except ConfigError as exc:
+        print(f"netlinkbgp: config: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ControlError as exc:
+        print(f"netlinkbgp: the daemon said: {exc}", file=sys.stderr)
+        return EXIT_KERNEL
     except InvalidValueError as exc:
         print(f"netlinkbgp: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -132,6 +166,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     parser.error(f"unknown command {args.command}")
     return EXIT_USAGE  # pragma: no cover
+
+
+def _config_reader(path: str) -> Callable[[], DaemonConfig]:
+    """Reads and parses ``path`` each time it is called (at start, then on SIGHUP)."""
+
+    def load() -> DaemonConfig:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path} is not UTF-8 text: {exc.reason}") from None
+        return parse_config(text, path)
+
+    return load
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper()), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def _read_batch(path: str) -> list[str]:

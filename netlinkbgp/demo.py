@@ -1,33 +1,36 @@
-"""``netlinkbgp demo``: the library at work, in a private network namespace.
+"""``netlinkbgp demo``: the library at work, in private network namespaces.
 
-Everything happens in a namespace created for the demo (a user namespace too when not root),
-so the machine's own routes are never touched. Each step says what it does and shows what the
-kernel then holds, read back through our own codec.
+Everything happens in namespaces created for the demo (a user namespace too when not root),
+so the machine's own routes are never touched. First rtnetlink by hand (a batch install with
+per-route errors, a dump, a lookup, an atomic replace seen by the event socket, a delete);
+then the whole pipeline: two namespaces joined by a veth, a daemon in each, a connected route
+imported on one side, carried over BGP and installed by the other, then withdrawn. Each step
+says what it does and shows what the kernel then holds.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine
 from ipaddress import IPv4Network, IPv6Network, ip_address
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from netlinkbgp import testing
 from netlinkbgp.cli_route import Names, format_route
 from netlinkbgp.codec.constants import NlmFlag, RtmType
 from netlinkbgp.codec.messages import RouteMessage
 from netlinkbgp.codec.route_requests import RouteSpec
-from netlinkbgp.export_config import ExportConfig, ExportRule
-from netlinkbgp.exporter import Exporter
-from netlinkbgp.importer import ImportConfig, Importer
+from netlinkbgp.config import parse_config
+from netlinkbgp.daemon import Daemon
 from netlinkbgp.netlink_io import EventSocket, NetlinkSocket
-from netlinkbgp.route import NextHop, RouteEvent, parse_community
+from netlinkbgp.sync import Runner
 
 __all__ = ["run_demo"]
+
+_T = TypeVar("_T")
 
 #: Routes installed in bulk by the demo: enough to show the rate, quick on any machine.
 DEMO_ROUTES = 20_000
@@ -117,51 +120,121 @@ def _steps() -> list[dict[str, Any]]:
     return steps
 
 
-class _AsIfFromAPeer:
-    """Stands in for BGP between the Importer and the Exporter (the Speaker comes next):
-    gives each imported route the next hop and community a peer would announce."""
+#: The two daemons' configuration files, as an operator would write them.
+LEFT_CONFIG = """\
+[global.config]
+as = 65001
+router-id = "10.0.0.1"
+local-address-list = ["10.0.0.1"]
+port = 179
 
-    def __init__(self, exporter: Exporter) -> None:
-        self.exporter = exporter
+[[neighbors]]
+[neighbors.config]
+neighbor-address = "10.0.0.2"
+peer-as = 65002
+[neighbors.transport.config]
+passive-mode = true
 
-    def apply(self, events: Sequence[RouteEvent]) -> None:
-        hop = (NextHop(ip_address("198.51.100.2")),)
-        community = (parse_community("65000:100"),)
-        self.exporter.apply([RouteEvent(e.kind, None if e.route is None else dataclasses.replace(
-            e.route, next_hops=hop, communities=community)) for e in events])
+[netlink.import]
+enabled = true
+interface-list = ["lb*"]
+"""
+RIGHT_CONFIG = """\
+[global.config]
+as = 65002
+router-id = "10.0.0.2"
+
+[[neighbors]]
+[neighbors.config]
+neighbor-address = "10.0.0.1"
+peer-as = 65001
+
+[netlink.export]
+enabled = true
+dampening-interval = 0
+
+[[netlink.export.rules]]
+name = "from-left"
+table-id = 254
+metric = 20
+validate-nexthop = true
+"""
+#: How long the demo waits for any one step (a session comes up in well under a second).
+STEP_TIMEOUT = 15.0
+
+
+async def _in(runner: Runner, coro: Coroutine[Any, Any, _T]) -> _T:
+    """Run ``coro`` on ``runner``'s loop (another thread, another namespace) and await it."""
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, runner.loop))
 
 
 async def _pipeline(steps: list[dict[str, Any]]) -> None:
-    """Importer -> (a stand-in for BGP) -> Exporter, all in the namespace."""
+    """Two namespaces joined by a veth; a daemon in each: the left one imports a connected
+    route and announces it over BGP, the right one receives it and installs it."""
+    right = Runner()
+    try:
+        await _two_daemons(steps, right)
+    finally:
+        right.close()
+
+
+async def _two_daemons(steps: list[dict[str, Any]], right: Runner) -> None:
+    tid = right.call(testing.unshare_thread_netns)
+    testing.ip("link", "add", "left0", "type", "veth", "peer", "name", "right0")
+    testing.ip("link", "set", "right0", "netns", str(tid))
+    testing.ip("addr", "add", "10.0.0.1/30", "dev", "left0")
+    testing.ip("link", "set", "left0", "up")
+    right.call(testing.ip, "addr", "add", "10.0.0.2/30", "dev", "right0")
+    right.call(testing.ip, "link", "set", "right0", "up")
     testing.ip("link", "add", "lb0", "type", "veth", "peer", "name", "lb0peer")
     testing.ip("link", "set", "lb0", "up")
-    testing.ip("addr", "add", "192.0.2.1/28", "dev", "lb0")
-    # Validation is scoped to the rule's table, and table 200 holds no connected routes:
-    # without it the route goes ONLINK on the device that reaches the next hop.
-    rule = ExportRule("vips", community_list=("65000:100",), table_id=200,
-                      validate_nexthop=False)
-    async with Exporter(ExportConfig(rules=(rule,), dampening_interval=0)) as exporter, \
-            Importer(ImportConfig(interfaces=("lb*",), resync_interval=0)) as importer:
-        importer.subscribe(_AsIfFromAPeer(exporter))
-        await exporter.drain()
-        shown = testing.ip("route", "show", "table", "200", check=False).strip()
-        steps.append({"step": "pipeline-import", "kernel": shown.splitlines(),
-                      "text": "the Importer saw 192.0.2.0/28, connected on lb0; "
-                      "tagged as a peer would (next hop 198.51.100.2, community 65000:100) "
-                      "the Exporter installed it in table 200, onlink on the device that "
-                      "reaches the next hop:"})
+    steps.append({"step": "two-namespaces", "configs": {"left": LEFT_CONFIG,
+                                                        "right": RIGHT_CONFIG},
+                  "text": "created a second namespace, joined to the first by the veth "
+                  "left0 (10.0.0.1/30) / right0 (10.0.0.2/30); one daemon in each, from "
+                  "these config files (AS 65001 imports the connected routes of lb*, "
+                  "AS 65002 exports what it receives to its main table):"})
+    left_daemon = Daemon(parse_config(LEFT_CONFIG, "left.toml"))
+    right_daemon = Daemon(parse_config(RIGHT_CONFIG, "right.toml"))
+    await left_daemon.start()
+    await _in(right, right_daemon.start())
+    try:
+        await _in(right, right_daemon.speaker.wait_established(timeout=STEP_TIMEOUT))
+        testing.ip("addr", "add", "192.0.2.1/28", "dev", "lb0")
+        await _in(right, right_daemon.speaker.wait_route("192.0.2.0/28",
+                                                         timeout=STEP_TIMEOUT))
+        shown = await _in(right, _kernel_routes(right_daemon))
+        peer = (await _in(right, right_daemon.handle("ListPeer", {})))[0]
+        steps.append({"step": "announced", "kernel": shown, "peer": {
+            k: peer[k] for k in ("address", "state", "remote_asn", "hold_time",
+                                 "accepted_prefixes")},
+            "text": "added 192.0.2.1/28 to lb0 on the left: the Importer saw the connected "
+            "route, the left Speaker announced it, the right Speaker received it "
+            f"(session {peer['state']}, hold time {peer['hold_time']} s) and the right "
+            "Exporter installed it; the right kernel now shows:"})
         testing.ip("addr", "del", "192.0.2.1/28", "dev", "lb0")
-        for _ in range(100):  # the withdraw travels through events: wait for it, bounded
-            await exporter.drain()
-            if not testing.ip("route", "show", "table", "200", check=False).strip():
-                break
-            await asyncio.sleep(0.01)
-        left = testing.ip("route", "show", "table", "200", check=False).strip()
-        steps.append({"step": "pipeline-withdraw", "kernel": left.splitlines(),
-                      "stats": {"import": dataclasses.asdict(importer.stats()),
-                                "export": dataclasses.asdict(exporter.stats())},
-                      "text": "removed the address: withdrawn by the Importer, deleted by the "
-                      f"Exporter; table 200 now holds {len(left.splitlines())} routes"})
+        await _in(right, right_daemon.speaker.wait_route("192.0.2.0/28", present=False,
+                                                         timeout=STEP_TIMEOUT))
+        left = await _in(right, _kernel_routes(right_daemon))
+        steps.append({
+            "step": "withdrawn", "kernel": left, "stats": {
+                "left-import": await left_daemon.handle("GetNetlinkImportStats", {}),
+                "right-export": await _in(right, right_daemon.handle(
+                    "GetNetlinkExportStats", {}))},
+            "text": "removed the address: withdrawn over BGP, deleted from the right "
+            f"kernel ({len(left)} of our routes left there)"})
+    finally:
+        await _in(right, right_daemon.stop())
+        await left_daemon.stop()
+
+
+async def _kernel_routes(daemon: Daemon) -> list[str]:
+    """Our routes in the right namespace's main table, once the Exporter has acted
+    (``drain``); read with `ip` so the demo shows what any tool would see."""
+    assert daemon.exporter is not None
+    await daemon.exporter.drain()
+    text = testing.ip("route", "show", "proto", "186", check=False)
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 async def _changes_in(events: EventSocket, table: int, names: Names) -> list[str]:
@@ -200,7 +273,7 @@ def run_demo(as_json: bool, out: TextIO) -> int:
         for step in steps:
             out.write(json.dumps(step) + "\n")
         return 0
-    out.write("netlinkbgp demo: rtnetlink by hand, in a private network namespace\n\n")
+    out.write("netlinkbgp demo: rtnetlink and BGP by hand, in private network namespaces\n\n")
     for number, step in enumerate(steps, 1):
         out.write(f"{number}. {step['text']}\n")
         for line in step.get("sample", ()):
@@ -211,7 +284,14 @@ def run_demo(as_json: bool, out: TextIO) -> int:
             out.write(f"     {step['route']}\n")
         for line in step.get("events", ()):
             out.write(f"     event: {line}\n")
+        for name, text in step.get("configs", {}).items():
+            out.write(f"     --- {name}.toml ---\n")
+            out.writelines(f"     {line}\n" for line in text.splitlines() if line)
         for line in step.get("kernel", ()):
             out.write(f"     {line}\n")
-    out.write("\nThe namespace is gone; nothing outside it was touched.\n")
+        for name, stats in step.get("stats", {}).items():
+            shown = ", ".join(f"{k} {v}" for k, v in stats.items()
+                              if isinstance(v, int) and not isinstance(v, bool))
+            out.write(f"     {name}: {shown}\n")
+    out.write("\nThe namespaces are gone; nothing outside them was touched.\n")
     return 0

@@ -22,6 +22,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -198,6 +199,27 @@ def _forked(netns: bool, func: Callable[..., _T], args: Any, kwargs: Any) -> _T:
         error.add_note(f"in the namespace child:\n{text}")
         raise error
     raise RuntimeError(text)  # pragma: no cover
+
+
+def unshare_thread_netns() -> int:
+    """Move the calling *thread* into a new, empty network namespace (``lo`` up).
+
+    Namespaces belong to threads: sockets this thread opens afterwards, and processes it
+    starts (``ip`` included), live in the new namespace while the rest of the process stays
+    where it was. Needs CAP_SYS_ADMIN in the current user namespace: root, or a process
+    inside :func:`run_in_netns`.
+
+    Returns:
+        The thread's id, which ``ip link set DEV netns ID`` accepts to move an interface in.
+
+    Raises:
+        NamespaceError: the kernel refused.
+    """
+    if _libc().unshare(CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise NamespaceError(f"cannot create a network namespace: {os.strerror(err)}")
+    ip("link", "set", "lo", "up")
+    return threading.get_native_id()
 
 
 def netns_available() -> str | None:

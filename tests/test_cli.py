@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import io
 import json
 import os
@@ -18,6 +19,7 @@ import pytest
 
 from netlinkbgp import testing
 from netlinkbgp.cli import build_parser, main
+from netlinkbgp.demo import run_demo
 
 pytestmark = pytest.mark.usefixtures("netns")
 
@@ -189,10 +191,35 @@ def test_demo_runs_and_says_what_happened() -> None:
     assert "203.0.113.0/24" in steps["lookup"]["route"]
     assert steps["event"]["events"] and "198.51.100.3" in steps["event"]["events"][0]
     assert steps["delete"]["left"] == 0
-    # Importer -> Exporter: the connected prefix reaches table 200, then leaves it.
-    assert [line.split()[0] for line in steps["pipeline-import"]["kernel"]] == ["192.0.2.0/28"]
-    assert steps["pipeline-withdraw"]["kernel"] == []
-    assert steps["pipeline-withdraw"]["stats"]["export"]["exported"] == 1
+    # Two daemons in two namespaces: imported on the left, over BGP, installed on the right.
+    assert "[netlink.import]" in steps["two-namespaces"]["configs"]["left"]
+    assert [line.split()[:3] for line in steps["announced"]["kernel"]] == [
+        ["192.0.2.0/28", "via", "10.0.0.1"]]
+    assert steps["announced"]["peer"]["state"] == "Established"
+    assert steps["withdrawn"]["kernel"] == []
+    assert steps["withdrawn"]["stats"]["left-import"]["imported"] == 1
+    assert steps["withdrawn"]["stats"]["right-export"]["exported"] == 1
+    assert steps["withdrawn"]["stats"]["right-export"]["withdrawn"] == 1
+    assert out.stderr == ""  # nothing alarming printed on a good run
+
+
+def _demo_as_nobody() -> tuple[int, str, str]:
+    """The demo's body as an unprivileged user (it then needs a user namespace)."""
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+    ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: /proc/self/*_map writable again
+    buffer = io.StringIO()
+    code = run_demo(True, buffer)
+    return code, buffer.getvalue(), ""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="already unprivileged: the test above covers it")
+def test_demo_runs_unprivileged() -> None:
+    code, text, _ = testing.run_forked(_demo_as_nobody)
+    steps = {json.loads(line)["step"]: json.loads(line) for line in text.splitlines()}
+    assert code == 0
+    assert steps["withdrawn"]["stats"]["right-export"]["exported"] == 1
 
 
 def test_help_lists_the_route_syntax() -> None:

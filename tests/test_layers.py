@@ -37,6 +37,9 @@ LEVELS: dict[str, int] = {
     "netlinkbgp.config": 4,
     "netlinkbgp.config_locate": 4,  # the TOML key locator and typed reader of config
     "netlinkbgp.daemon": 4,
+    "netlinkbgp.control": 4,
+    "netlinkbgp.metrics": 4,
+    "netlinkbgp.cli_daemon": 4,
     "netlinkbgp.cli": 4,
     "netlinkbgp.cli_route": 4,
     "netlinkbgp.cli_announce": 4,

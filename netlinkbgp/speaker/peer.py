@@ -406,7 +406,11 @@ class Peer:
             "notification-sent" if sent else "notification-received", self.config.address,
             time.time(), self.session.state.value, code=notification.code,
             subcode=notification.subcode, text=text))
-        log.warning("peer %s: %s", self.config.name, text)
+        # A planned shutdown (Cease / administrative shutdown or reset) is not a warning.
+        planned = notification.code == ErrorCode.CEASE and notification.subcode in (
+            CeaseSubcode.ADMINISTRATIVE_SHUTDOWN, CeaseSubcode.ADMINISTRATIVE_RESET)
+        log.log(logging.INFO if planned else logging.WARNING, "peer %s: %s", self.config.name,
+                text)
 
     def _established(self, negotiated: Negotiated, event: Established) -> None:
         remote = event.remote_open
