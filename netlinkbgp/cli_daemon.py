@@ -94,7 +94,8 @@ def add_parsers(sub: Any, socket_option: Callable[[argparse.ArgumentParser], Non
     glob.add_argument("rib", choices=["rib"], help="the only object: rib")
     glob.add_argument("-a", "--address-family", choices=sorted(FAMILY_FILTERS),
                       help="only this family")
-    glob.add_argument("args", nargs=argparse.REMAINDER, help="add|del PREFIX ...")
+    glob.add_argument("args", nargs="*", metavar="add|del PREFIX ...",
+                      help="announce or withdraw a route (see below)")
     _json_option(glob)
     socket_option(glob)
 
@@ -128,16 +129,13 @@ async def run_main(load: Callable[[], DaemonConfig], control_socket: str, metric
     stopping = asyncio.Event()
     reloads: set[asyncio.Task[None]] = set()
 
-    async def reload() -> None:
+    async def reload() -> None:  # the Daemon logs what a reload changed
         try:
-            result = await daemon.reload(load())
+            await daemon.reload(load())
         except ConfigError as exc:
             log.error("reload rejected, the running configuration stays: %s", exc)
-            return
         except NetlinkBGPError as exc:
             log.error("reload failed: %s", exc)
-            return
-        log.info("reload applied: %s", result)
 
     def on_hup() -> None:
         task = loop.create_task(reload())
@@ -231,8 +229,9 @@ def _plan(args: argparse.Namespace) -> tuple[str, dict[str, Any], Callable[[Any]
 
 def _plan_rib(args: argparse.Namespace) -> tuple[str, dict[str, Any], Callable[[Any], str]]:
     words = list(args.args)
+    family_name = args.address_family
     if not words:
-        family = {"family": args.address_family} if args.address_family else {}
+        family = {"family": family_name} if family_name else {}
         return "ListPath", family, _show_paths
     verb, rest = words[0], words[1:]
     if verb not in ("add", "del") or not rest:
@@ -413,8 +412,9 @@ def _show_peer(peers: list[dict[str, Any]]) -> str:
         ("Graceful restart", str(p["graceful_restart"]).lower()),
     ]
     if p["last_error"]:
-        rows.append(("Last error", f"{p['last_error']} (code {p['last_error_code']}, "
-                     f"subcode {p['last_error_subcode']})"))
+        code = (f" (code {p['last_error_code']}, subcode {p['last_error_subcode']})"
+                if p["last_error_code"] else "")
+        rows.append(("Last error", p["last_error"] + code))
     return _stats_block(f"Neighbor {p['address']}:", rows)
 
 

@@ -445,8 +445,9 @@ def route_json(route: Route) -> dict[str, Any]:
     (communities ``"65000:100"``, route targets ``"rt:65000:1"``)."""
     out: dict[str, Any] = {
         "prefix": str(route.prefix),
-        "next_hops": [str(h.address) + (f"%{h.ifindex}" if h.ifindex else "")
-                      for h in route.next_hops],
+        # An interface matters for link-local next hops (fe80::1%3), not otherwise.
+        "next_hops": [str(h.address) + (f"%{h.ifindex}" if h.ifindex and h.address.is_link_local
+                                         else "") for h in route.next_hops],
         "origin": route.origin.name.lower(),
         "as_path": list(route.as_path),
     }

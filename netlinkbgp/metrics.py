@@ -22,12 +22,14 @@ MAX_REQUEST = 8192
 #: Seconds a client may take to send its request.
 REQUEST_TIMEOUT = 10.0
 
-#: Counters (monotonic) among the stats fields; every other number is a gauge.
+#: Counters (monotonic) among each section's fields; every other number is a gauge.
 _COUNTERS = {
-    "imported", "withdrawn", "errors", "resyncs", "overruns", "exported",
-    "nexthop_validation_attempts", "nexthop_validation_failures", "dampened",
-    "sink_events", "events_dropped", "attempts", "connections", "established",
-    "advertised", "updates_received", "updates_sent",
+    "speaker": {"sink_events", "events_dropped"},
+    "import": {"imported", "withdrawn", "errors", "resyncs", "overruns"},
+    "export": {"exported", "withdrawn", "errors", "nexthop_validation_attempts",
+               "nexthop_validation_failures", "dampened", "resyncs"},
+    "peer": {"attempts", "connections", "established", "advertised", "withdrawn",
+             "updates_received", "updates_sent"},
 }
 _PEER_FIELDS = ("attempts", "connections", "established", "advertised", "withdrawn",
                 "received_prefixes", "accepted_prefixes", "stale_prefixes", "adj_rib_out",
@@ -64,7 +66,7 @@ def render(stats: Mapping[str, Any]) -> str:
                 if value is not None:
                     metric(f"{section}_{key}_seconds", value)
             elif _number(value) and key != "enabled":
-                metric(f"{section}_{key}", value, counter=key in _COUNTERS)
+                metric(f"{section}_{key}", value, counter=key in _COUNTERS[section])
     peers = stats.get("peers") or []
     for field in ("up", *_PEER_FIELDS):
         for peer in peers:
@@ -72,7 +74,8 @@ def render(stats: Mapping[str, Any]) -> str:
             if field == "up":
                 metric("peer_up", int(peer.get("state") == "Established"), labels)
             elif _number(peer.get(field)):
-                metric(f"peer_{field}", peer[field], labels, counter=field in _COUNTERS)
+                metric(f"peer_{field}", peer[field], labels,
+                       counter=field in _COUNTERS["peer"])
     return "\n".join(lines) + "\n"
 
 
