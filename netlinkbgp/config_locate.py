@@ -133,8 +133,8 @@ class KeyLocator:
             path = f"{path}.{part}" if path else part
             if is_array and i == len(parts) - 1:
                 arrays[path] = arrays.get(path, -1) + 1
+            self._record(path, lineno)
             if path in arrays:
-                self._record(path, lineno)
                 path = f"{path}[{arrays[path]}]"
         return path
 
