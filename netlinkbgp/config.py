@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_address, ip_network
 from typing import TypeVar
 
-from netlinkbgp.config_locate import KeyLocator, Section, syntax_error_line
+from netlinkbgp.config_locate import KeyLocator, Section, syntax_error
 from netlinkbgp.errors import ConfigError, LocalProtocolError
 from netlinkbgp.export_config import ExportConfig, ExportRule, ExportVrf
 from netlinkbgp.importer import ImportConfig, VrfImport
@@ -115,7 +115,7 @@ def parse_config(text: str, source: str = "<config>") -> DaemonConfig:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", "", syntax_error_line(str(exc))) from None
+        raise syntax_error(str(exc), text) from None
     except RecursionError:
         raise ConfigError("not valid TOML: nested too deeply") from None
     root = Section(data, "", KeyLocator(text), ("global", "neighbors", "vrfs", "netlink"))

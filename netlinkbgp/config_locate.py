@@ -22,16 +22,28 @@ from collections.abc import Iterable
 
 from netlinkbgp.errors import ConfigError
 
-__all__ = ["KeyLocator", "Section", "syntax_error_line"]
+__all__ = ["KeyLocator", "Section", "syntax_error"]
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_TOML_ERROR_LINE = re.compile(r"\(at line (\d+), column \d+\)")
+_TOML_ERROR_LINE = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
+_TOML_ERROR_END = "(at end of document)"
 
 
-def syntax_error_line(message: str) -> int | None:
-    """The line number in a ``tomllib.TOMLDecodeError`` message, if it has one."""
+def syntax_error(message: str, text: str) -> ConfigError:
+    """A :class:`ConfigError` from a ``tomllib.TOMLDecodeError`` message about ``text``.
+
+    ``tomllib`` ends its messages with ``(at line N, column M)`` or ``(at end of document)``;
+    the line becomes :attr:`ConfigError.line` (the last line for the end of the document) and
+    the message keeps the column.
+    """
     found = _TOML_ERROR_LINE.search(message)
-    return int(found.group(1)) if found else None
+    if found is not None:
+        reason = message[:found.start()] + f" (column {found.group(2)})"
+        return ConfigError(f"not valid TOML: {reason}", "", int(found.group(1)))
+    if message.endswith(_TOML_ERROR_END):
+        reason = message[: -len(_TOML_ERROR_END)].rstrip() + " (at the end of the file)"
+        return ConfigError(f"not valid TOML: {reason}", "", text.count("\n") + 1)
+    return ConfigError(f"not valid TOML: {message}")
 
 
 def _split_key(text: str) -> list[str] | None:

@@ -323,6 +323,7 @@ ERRORS: list[tuple[str, str, str, int | None]] = [
     # (id, text, key, line)
     ("syntax", GLOBAL + "peer-as = \n", "", 4),
     ("syntax-header", GLOBAL + "[neighbors\n", "", 4),
+    ("syntax-at-end", GLOBAL + "x = [1,\n2", "", 5),
     ("unknown-top", GLOBAL + "[zebra.config]\nenabled = true\n", "zebra", 4),
     ("unknown-global", GLOBAL + "router_id = 'x'\n", "global.config.router_id", 4),
     ("unknown-neighbor-key", NEIGHBOR + "  peer_as = 1\n", "neighbors[0].config.peer_as", 9),
@@ -470,6 +471,9 @@ def test_error_message_reads_well() -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(NEIGHBOR.replace("65002", "0"))
     assert str(info.value) == "neighbors[0].config.peer-as (line 8): 0 is outside 1..4294967295"
+    with pytest.raises(ConfigError) as info:
+        parse_config(GLOBAL + "peer-as = \n")
+    assert str(info.value) == "line 4: not valid TOML: Invalid value (column 11)"
 
 
 # -- the locator ----------------------------------------------------------------------------
