@@ -336,7 +336,11 @@ class Section:
         return out
 
     def string(self, name: str, default: str = "") -> str:
-        """A string (``default`` when absent)."""
+        """A string (``default`` when absent).
+
+        Raises:
+            ConfigError: the value is not a string.
+        """
         if name not in self.data:
             return default
         value = self._get(name, str, "a string")
@@ -344,7 +348,11 @@ class Section:
         return value
 
     def required_string(self, name: str) -> str:
-        """A string that must be present and not empty."""
+        """A string that must be present and not blank.
+
+        Raises:
+            ConfigError: missing (reported at the table's line), not a string, or blank.
+        """
         if name not in self.data:
             raise self.error(f"required key {name!r} is missing", name)
         value = self.string(name)
@@ -353,7 +361,12 @@ class Section:
         return value
 
     def integer(self, name: str, low: int, high: int) -> int | None:
-        """An integer in ``low..high`` (``None`` when absent); a boolean is not an integer."""
+        """An integer in ``low..high`` (``None`` when absent).
+
+        Raises:
+            ConfigError: not an integer (a boolean is not one, although Python's ``bool`` is
+                an ``int``), or out of range.
+        """
         if name not in self.data:
             return None
         value = self._get(name, int, "an integer")
@@ -363,14 +376,23 @@ class Section:
         return value
 
     def required_integer(self, name: str, low: int, high: int) -> int:
-        """An integer in ``low..high`` that must be present."""
+        """An integer in ``low..high`` that must be present.
+
+        Raises:
+            ConfigError: missing (reported at the table's line), not an integer, or out of
+                range.
+        """
         value = self.integer(name, low, high)
         if value is None:
             raise self.error(f"required key {name!r} is missing", name)
         return value
 
     def number(self, name: str) -> float | None:
-        """A positive, finite integer or float (``None`` when absent)."""
+        """A positive, finite integer or float (``None`` when absent).
+
+        Raises:
+            ConfigError: not a number, or zero, negative, infinite or NaN.
+        """
         if name not in self.data:
             return None
         value = self._get(name, (int, float), "a number")
@@ -380,7 +402,11 @@ class Section:
         return float(value)
 
     def boolean(self, name: str, default: bool) -> bool:
-        """A boolean (``default`` when absent)."""
+        """A boolean (``default`` when absent).
+
+        Raises:
+            ConfigError: not a boolean.
+        """
         if name not in self.data:
             return default
         value = self._get(name, bool, "a boolean")
@@ -388,7 +414,11 @@ class Section:
         return value
 
     def strings(self, name: str) -> tuple[str, ...]:
-        """An array of strings (empty when absent)."""
+        """An array of strings (empty when absent).
+
+        Raises:
+            ConfigError: not an array, or an entry (named with its index) is not a string.
+        """
         if name not in self.data:
             return ()
         value = self._get(name, list, "an array of strings")
