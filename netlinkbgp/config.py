@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_address, ip_network
 from typing import TypeVar
 
-from netlinkbgp.config_locate import KeyLocator, Section, syntax_error_line
+from netlinkbgp.config_locate import KeyLocator, Section, syntax_error
 from netlinkbgp.errors import ConfigError, LocalProtocolError
 from netlinkbgp.export_config import ExportConfig, ExportRule, ExportVrf
 from netlinkbgp.importer import ImportConfig, VrfImport
@@ -115,7 +115,7 @@ def parse_config(text: str, source: str = "<config>") -> DaemonConfig:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", "", syntax_error_line(str(exc))) from None
+        raise syntax_error(str(exc), text) from None
     except RecursionError:
         raise ConfigError("not valid TOML: nested too deeply") from None
     root = Section(data, "", KeyLocator(text), ("global", "neighbors", "vrfs", "netlink"))
@@ -140,7 +140,7 @@ def _daemon(root: Section, source: str) -> DaemonConfig:
         speaker=speaker,
         importer=_importer(netlink, vrfs),
         exporter=_exporter(netlink, vrfs),
-        vrfs=tuple(vrf for vrf, _ in vrfs),
+        vrfs=tuple(vrfs),
         graceful_restart=gr_enabled,
         source=source,
     )
@@ -314,6 +314,8 @@ def _ttl(neighbor: Section) -> tuple[bool, int]:
     ttl_min = ttl.integer("ttl-min", 2, 255)
     multihop = neighbor.section("ebgp-multihop", ("config",)).section(
         "config", ("enabled", "multihop-ttl"))
+    # Accepted for GoBGP files, without effect: we never lower the TTL of eBGP sessions to 1,
+    # so a peer a few hops away is reachable anyway (docs/config.rst).
     multihop.integer("multihop-ttl", 1, 255)
     if enabled and multihop.boolean("enabled", False):
         raise multihop.error("ebgp-multihop and ttl-security exclude each other", "enabled")
@@ -324,6 +326,7 @@ def _families(neighbor: Section) -> tuple[str, ...]:
     names: list[str] = []
     for entry in neighbor.sections("afi-safis", ("config", "mp-graceful-restart")):
         config = entry.section("config", ("afi-safi-name", "enabled"))
+        # Accepted for GoBGP files: our graceful restart covers every negotiated family.
         entry.section("mp-graceful-restart", ("config",)).section(
             "config", ("enabled",)).boolean("enabled", False)
         name = config.required_string("afi-safi-name")
@@ -368,8 +371,8 @@ def _filter(ext: Section, direction: str) -> PrefixFilter:
 
 # -- [[vrfs]] -----------------------------------------------------------------------------------
 
-def _vrfs(root: Section) -> list[tuple[VrfConfig, Section]]:
-    out: list[tuple[VrfConfig, Section]] = []
+def _vrfs(root: Section) -> list[VrfConfig]:
+    out: list[VrfConfig] = []
     names: dict[str, int] = {}
     for index, entry in enumerate(root.sections("vrfs", ("config", "netlink-import"))):
         config = entry.section("config", ("name", "id", "rd", "import-rt-list",
@@ -391,7 +394,7 @@ def _vrfs(root: Section) -> list[tuple[VrfConfig, Section]]:
             export_route_targets=_merge(_route_targets(config, "export-rt-list"), both),
             table_id=table_id or 0,
             import_interfaces=interfaces if netlink.boolean("enabled", False) else ())
-        out.append((vrf, config))
+        out.append(vrf)
     return out
 
 
@@ -417,20 +420,20 @@ def _interfaces(section: Section) -> tuple[str, ...]:
 
 # -- [netlink] ----------------------------------------------------------------------------------
 
-def _importer(netlink: Section, vrfs: list[tuple[VrfConfig, Section]]) -> ImportConfig | None:
+def _importer(netlink: Section, vrfs: list[VrfConfig]) -> ImportConfig | None:
     section = netlink.section("import", ("enabled", "vrf", "interface-list"))
     enabled = section.boolean("enabled", False)
     interfaces = _interfaces(section) if enabled else ()
     target = section.string("vrf")
-    known = {vrf.name for vrf, _ in vrfs}
+    known = {vrf.name for vrf in vrfs}
     if target and target not in known:
         raise section.error(f"vrf {target!r} is not configured in [[vrfs]]", "vrf")
-    if not interfaces and not any(vrf.import_interfaces for vrf, _ in vrfs):
+    if not interfaces and not any(vrf.import_interfaces for vrf in vrfs):
         return None
     imports = tuple(VrfImport(
         name=vrf.name, rd=vrf.rd,
         export_rts=tuple(parse_route_target(rt) for rt in vrf.export_route_targets),
-        interfaces=vrf.import_interfaces) for vrf, _ in vrfs)
+        interfaces=vrf.import_interfaces) for vrf in vrfs)
     return _constructed(section, lambda: ImportConfig(
         interfaces=interfaces, vrf=target if enabled else "", vrfs=imports))
 
@@ -439,20 +442,20 @@ _RULE_KEYS = ("name", "community-list", "large-community-list", "vrf", "table-id
               "validate-nexthop")
 
 
-def _exporter(netlink: Section, vrfs: list[tuple[VrfConfig, Section]]) -> ExportConfig | None:
+def _exporter(netlink: Section, vrfs: list[VrfConfig]) -> ExportConfig | None:
     section = netlink.section("export", ("enabled", "dampening-interval", "route-protocol",
                                          "state-file", "rules"))
     enabled = section.boolean("enabled", False)
     damp = section.integer("dampening-interval", 0, 3_600_000)
     protocol = section.integer("route-protocol", 1, 255)
     state_file = section.string("state-file") or None
-    by_name = {vrf.name: vrf for vrf, _ in vrfs}
+    by_name = {vrf.name: vrf for vrf in vrfs}
     rules = tuple(_rule(entry, index, by_name)
                   for index, entry in enumerate(section.sections("rules", _RULE_KEYS)))
     if not enabled:
         return None
     known = tuple(ExportVrf(vrf.name, vrf.table_id, vrf.import_route_targets)
-                  for vrf, config in vrfs)
+                  for vrf in vrfs)
     return _constructed(section, lambda: ExportConfig(
         enabled=True, route_protocol=186 if protocol is None else protocol,
         dampening_interval=100 if damp is None else damp, rules=rules, vrfs=known,

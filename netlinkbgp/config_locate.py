@@ -22,16 +22,28 @@ from collections.abc import Iterable
 
 from netlinkbgp.errors import ConfigError
 
-__all__ = ["KeyLocator", "Section", "syntax_error_line"]
+__all__ = ["KeyLocator", "Section", "syntax_error"]
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_TOML_ERROR_LINE = re.compile(r"\(at line (\d+), column \d+\)")
+_TOML_ERROR_LINE = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
+_TOML_ERROR_END = "(at end of document)"
 
 
-def syntax_error_line(message: str) -> int | None:
-    """The line number in a ``tomllib.TOMLDecodeError`` message, if it has one."""
+def syntax_error(message: str, text: str) -> ConfigError:
+    """A :class:`ConfigError` from a ``tomllib.TOMLDecodeError`` message about ``text``.
+
+    ``tomllib`` ends its messages with ``(at line N, column M)`` or ``(at end of document)``;
+    the line becomes :attr:`ConfigError.line` (the last line for the end of the document) and
+    the message keeps the column.
+    """
     found = _TOML_ERROR_LINE.search(message)
-    return int(found.group(1)) if found else None
+    if found is not None:
+        reason = message[:found.start()] + f" (column {found.group(2)})"
+        return ConfigError(f"not valid TOML: {reason}", "", int(found.group(1)))
+    if message.endswith(_TOML_ERROR_END):
+        reason = message[: -len(_TOML_ERROR_END)].rstrip() + " (at the end of the file)"
+        return ConfigError(f"not valid TOML: {reason}", "", text.count("\n") + 1)
+    return ConfigError(f"not valid TOML: {message}")
 
 
 def _split_key(text: str) -> list[str] | None:
@@ -133,8 +145,8 @@ class KeyLocator:
             path = f"{path}.{part}" if path else part
             if is_array and i == len(parts) - 1:
                 arrays[path] = arrays.get(path, -1) + 1
+            self._record(path, lineno)
             if path in arrays:
-                self._record(path, lineno)
                 path = f"{path}[{arrays[path]}]"
         return path
 
@@ -324,7 +336,11 @@ class Section:
         return out
 
     def string(self, name: str, default: str = "") -> str:
-        """A string (``default`` when absent)."""
+        """A string (``default`` when absent).
+
+        Raises:
+            ConfigError: the value is not a string.
+        """
         if name not in self.data:
             return default
         value = self._get(name, str, "a string")
@@ -332,7 +348,11 @@ class Section:
         return value
 
     def required_string(self, name: str) -> str:
-        """A string that must be present and not empty."""
+        """A string that must be present and not blank.
+
+        Raises:
+            ConfigError: missing (reported at the table's line), not a string, or blank.
+        """
         if name not in self.data:
             raise self.error(f"required key {name!r} is missing", name)
         value = self.string(name)
@@ -341,7 +361,12 @@ class Section:
         return value
 
     def integer(self, name: str, low: int, high: int) -> int | None:
-        """An integer in ``low..high`` (``None`` when absent); a boolean is not an integer."""
+        """An integer in ``low..high`` (``None`` when absent).
+
+        Raises:
+            ConfigError: not an integer (a boolean is not one, although Python's ``bool`` is
+                an ``int``), or out of range.
+        """
         if name not in self.data:
             return None
         value = self._get(name, int, "an integer")
@@ -351,14 +376,23 @@ class Section:
         return value
 
     def required_integer(self, name: str, low: int, high: int) -> int:
-        """An integer in ``low..high`` that must be present."""
+        """An integer in ``low..high`` that must be present.
+
+        Raises:
+            ConfigError: missing (reported at the table's line), not an integer, or out of
+                range.
+        """
         value = self.integer(name, low, high)
         if value is None:
             raise self.error(f"required key {name!r} is missing", name)
         return value
 
     def number(self, name: str) -> float | None:
-        """A positive, finite integer or float (``None`` when absent)."""
+        """A positive, finite integer or float (``None`` when absent).
+
+        Raises:
+            ConfigError: not a number, or zero, negative, infinite or NaN.
+        """
         if name not in self.data:
             return None
         value = self._get(name, (int, float), "a number")
@@ -368,7 +402,11 @@ class Section:
         return float(value)
 
     def boolean(self, name: str, default: bool) -> bool:
-        """A boolean (``default`` when absent)."""
+        """A boolean (``default`` when absent).
+
+        Raises:
+            ConfigError: not a boolean.
+        """
         if name not in self.data:
             return default
         value = self._get(name, bool, "a boolean")
@@ -376,7 +414,11 @@ class Section:
         return value
 
     def strings(self, name: str) -> tuple[str, ...]:
-        """An array of strings (empty when absent)."""
+        """An array of strings (empty when absent).
+
+        Raises:
+            ConfigError: not an array, or an entry (named with its index) is not a string.
+        """
         if name not in self.data:
             return ()
         value = self._get(name, list, "an array of strings")
