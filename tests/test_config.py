@@ -7,14 +7,17 @@ import textwrap
 import tomllib
 from ipaddress import ip_network
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netlinkbgp import ConfigError, DaemonConfig, VrfConfig, parse_config
+from netlinkbgp import config as config_module
 from netlinkbgp.bgp.nlri import IPV4_UNICAST, IPV6_UNICAST, VPNV4, VPNV6
 from netlinkbgp.config_locate import KeyLocator
+from netlinkbgp.errors import InvalidValueError
 from netlinkbgp.route import RouteDistinguisher, parse_community, parse_route_target
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -475,6 +478,29 @@ def test_error_message_reads_well() -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(GLOBAL + "peer-as = \n")
     assert str(info.value) == "line 4: not valid TOML: Invalid value (column 11)"
+
+
+def _refuse(*args: object, **kwargs: object) -> NoReturn:
+    raise InvalidValueError("refused by the class itself")
+
+
+@pytest.mark.parametrize(("name", "text", "key", "line"), [
+    ("PeerConfig", NEIGHBOR, "neighbors[0].config", 6),
+    ("SpeakerConfig", NEIGHBOR, "global.config", 1),
+    ("ExportRule", GLOBAL + "[netlink.export]\n[[netlink.export.rules]]\nname = 'a'\n",
+     "netlink.export.rules[0]", 5),
+    ("ExportConfig", GLOBAL + "[netlink.export]\nenabled = true\n", "netlink.export", 4),
+    ("ImportConfig", GLOBAL + "[netlink.import]\nenabled = true\ninterface-list = ['x']\n",
+     "netlink.import", 4),
+])
+def test_class_checks_become_config_errors(monkeypatch: pytest.MonkeyPatch, name: str,
+                                           text: str, key: str, line: int) -> None:
+    """A check of a config class that the parser did not make first still names the table."""
+    monkeypatch.setattr(config_module, name, _refuse)
+    with pytest.raises(ConfigError) as info:
+        parse_config(text)
+    assert (info.value.key, info.value.line) == (key, line)
+    assert info.value.reason == "refused by the class itself"
 
 
 # -- the locator ----------------------------------------------------------------------------
