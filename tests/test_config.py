@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import re
 import textwrap
+import tomllib
 from ipaddress import ip_network
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netlinkbgp import ConfigError, DaemonConfig, VrfConfig, parse_config
+from netlinkbgp import config as config_module
 from netlinkbgp.bgp.nlri import IPV4_UNICAST, IPV6_UNICAST, VPNV4, VPNV6
 from netlinkbgp.config_locate import KeyLocator
+from netlinkbgp.errors import InvalidValueError
 from netlinkbgp.route import RouteDistinguisher, parse_community, parse_route_target
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -476,6 +480,29 @@ def test_error_message_reads_well() -> None:
     assert str(info.value) == "line 4: not valid TOML: Invalid value (column 11)"
 
 
+def _refuse(*args: object, **kwargs: object) -> NoReturn:
+    raise InvalidValueError("refused by the class itself")
+
+
+@pytest.mark.parametrize(("name", "text", "key", "line"), [
+    ("PeerConfig", NEIGHBOR, "neighbors[0].config", 6),
+    ("SpeakerConfig", NEIGHBOR, "global.config", 1),
+    ("ExportRule", GLOBAL + "[netlink.export]\n[[netlink.export.rules]]\nname = 'a'\n",
+     "netlink.export.rules[0]", 5),
+    ("ExportConfig", GLOBAL + "[netlink.export]\nenabled = true\n", "netlink.export", 4),
+    ("ImportConfig", GLOBAL + "[netlink.import]\nenabled = true\ninterface-list = ['x']\n",
+     "netlink.import", 4),
+])
+def test_class_checks_become_config_errors(monkeypatch: pytest.MonkeyPatch, name: str,
+                                           text: str, key: str, line: int) -> None:
+    """A check of a config class that the parser did not make first still names the table."""
+    monkeypatch.setattr(config_module, name, _refuse)
+    with pytest.raises(ConfigError) as info:
+        parse_config(text)
+    assert (info.value.key, info.value.line) == (key, line)
+    assert info.value.reason == "refused by the class itself"
+
+
 # -- the locator ----------------------------------------------------------------------------
 
 def test_locator_forms() -> None:
@@ -508,6 +535,102 @@ def test_locator_forms() -> None:
     assert locator.line("a.b.list[0]") == 12
     assert locator.line("a.b.list[7]") == 12
     assert locator.line("nothing") is None
+
+
+def _leaves(value: object, path: str) -> list[tuple[str, str]]:
+    """(dotted path, key name) of every non-table value under ``value``."""
+    if isinstance(value, dict):
+        return [leaf for key, item in value.items()
+                for leaf in _leaves(item, f"{path}.{key}" if path else key)]
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return [leaf for i, item in enumerate(value) for leaf in _leaves(item, f"{path}[{i}]")]
+    return [(path, path.rpartition(".")[2])]
+
+
+@pytest.mark.parametrize(("where", "block"), doc_blocks(), ids=[n for n, _ in doc_blocks()])
+def test_locator_finds_every_documented_key(where: str, block: str) -> None:
+    """Every value of every documented example is located on the line that sets it."""
+    lines = block.split("\n")
+    locator = KeyLocator(block)
+    for path, name in _leaves(tomllib.loads(block), ""):
+        line = locator.line(path)
+        assert line is not None, path
+        assert lines[line - 1].lstrip().startswith(name + " "), (path, line)
+
+
+_NAMES = st.one_of(st.from_regex(r"[a-z][a-z0-9_-]{0,6}", fullmatch=True),
+                   st.sampled_from(["as", "peer-as", "k y", "x=1", "#c", "[t]", "1"]))
+_SCALARS = st.one_of(st.integers(-5, 5), st.text(max_size=8), st.booleans(),
+                     st.lists(st.integers(0, 3), max_size=3))
+_TREES = st.recursive(
+    st.dictionaries(_NAMES, _SCALARS, max_size=3),
+    lambda children: st.dictionaries(
+        _NAMES, st.one_of(_SCALARS, children, st.lists(children, min_size=1, max_size=3)),
+        max_size=3),
+    max_leaves=12)
+
+
+def _escaped(text: str) -> str:
+    """The body of a TOML basic string holding ``text``."""
+    return "".join(f"\\{c}" if c in '"\\' else f"\\u{ord(c):04x}"
+                   if ord(c) < 0x20 or ord(c) == 0x7F else c for c in text)
+
+
+def _toml_key(name: str) -> str:
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else f'"{_escaped(name)}"'
+
+
+def _toml_value(value: object, multiline: bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        items = [_toml_value(v, False) for v in value]
+        if multiline and items:
+            return "[\n  " + ",\n  ".join(items) + ",\n]"
+        return f"[{', '.join(items)}]"
+    if isinstance(value, str):
+        if multiline:
+            return f'"""{_escaped(value)}\nk = 1\n[t]\n"""'
+        return f'"{_escaped(value)}"'
+    return str(value)
+
+
+def _render(tree: dict[str, object], header: str, out: list[str], draw: st.DataObject) -> None:
+    subs = []
+    for name, value in tree.items():
+        is_tables = isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
+        if isinstance(value, dict) or is_tables:
+            subs.append((name, value))
+            continue
+        multiline = draw.draw(st.booleans())
+        text = _toml_value(value, multiline)
+        comment = draw.draw(st.sampled_from(["", "  # a = [", " #"]))
+        out.append(f"{draw.draw(st.sampled_from(['', '  ']))}{_toml_key(name)} = {text}{comment}")
+    for name, value in subs:
+        path = f"{header}.{_toml_key(name)}" if header else _toml_key(name)
+        for item in value if isinstance(value, list) else [value]:
+            assert isinstance(item, dict)
+            out.append(f"[[{path}]]" if isinstance(value, list) else f"[{path}]")
+            _render(item, path, out, draw)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_TREES, st.data())
+def test_locator_finds_every_generated_key(tree: dict[str, object], draw: st.DataObject) -> None:
+    """Random documents (tables, arrays of tables, multi-line values, odd keys): every value
+    is located on the line that sets it."""
+    out: list[str] = []
+    _render(tree, "", out, draw)
+    text = "\n".join(out) + "\n"
+    data = tomllib.loads(text)
+    assert sorted(_leaves(data, "")) == sorted(_leaves(tree, ""))  # rendered as meant
+    lines = text.split("\n")
+    locator = KeyLocator(text)
+    for path, name in _leaves(data, ""):  # no generated name holds a dot
+        line = locator.line(path)
+        assert line is not None, (path, text)
+        assert lines[line - 1].lstrip().startswith(_toml_key(name) + " "), (
+            path, line, text)
 
 
 # -- only ConfigError, whatever the input ---------------------------------------------------
