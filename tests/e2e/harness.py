@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from tests.interop.daemons import (
     _Daemon,
 )
 
-__all__ = ["Neighbor", "Netlinkbgpd", "dsts", "ip_routes", "ours_toml", "wait_for"]
+__all__ = ["Neighbor", "Netlinkbgpd", "RouteMonitor", "dsts", "ip_routes", "ours_toml", "wait_for"]
 
 _T = TypeVar("_T")
 
@@ -302,3 +303,59 @@ class Netlinkbgpd(_Daemon):
             return self.log_path.read_text(errors="replace")
         except OSError:
             return ""
+
+
+class RouteMonitor:
+    """``ip -n NS monitor route`` in the background, from the moment :meth:`start` returns
+    (it waits until a marker route change shows up, so nothing later is missed).
+
+    ``lines`` holds what it printed, marker lines excluded.
+    """
+
+    #: A route in a table nothing else uses, replaced until the monitor prints it.
+    MARKER_TABLE = "252"
+
+    def __init__(self, ns: str) -> None:
+        self.ns = ns
+        self._lines: list[str] = []
+        self._proc: subprocess.Popen[str] | None = None
+        self._reader: threading.Thread | None = None
+
+    def start(self) -> RouteMonitor:
+        self._proc = subprocess.Popen(["ip", "-n", self.ns, "monitor", "route"],
+                                      stdout=subprocess.PIPE, text=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        marker = ["ip", "-n", self.ns, "route", "replace", "unreachable", "10.254.254.0/24",
+                  "table", self.MARKER_TABLE]
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not any(f"table {self.MARKER_TABLE}" in line for line in self._lines):
+            if time.monotonic() > deadline:
+                raise DaemonError("ip monitor route printed nothing")
+            subprocess.run(marker, check=True, capture_output=True, timeout=15)
+            time.sleep(POLL_INTERVAL_SECONDS)
+        return self
+
+    def _read(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        for line in self._proc.stdout:
+            self._lines.append(line.strip())
+
+    @property
+    def lines(self) -> list[str]:
+        return [line for line in self._lines if f"table {self.MARKER_TABLE}" not in line]
+
+    def stop(self) -> list[str]:
+        """Stop the monitor; returns what it printed."""
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(5)
+        if self._reader is not None:
+            self._reader.join(5)
+        return self.lines
+
+    def __enter__(self) -> RouteMonitor:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
