@@ -31,15 +31,25 @@ from tests.interop.daemons import (
     KILL_GRACE_SECONDS,
     POLL_INTERVAL_SECONDS,
     DaemonError,
+    Gobgp,
+    GobgpPeer,
+    Topology,
     _Daemon,
+    _run,
+    gobgp_config,
 )
 
-__all__ = ["Neighbor", "Netlinkbgpd", "RouteMonitor", "dsts", "ip_routes", "ours_toml", "wait_for"]
+__all__ = ["GOBGP_PORT", "GOBGP_V4", "Neighbor", "Netlinkbgpd", "RouteMonitor", "dsts",
+           "gobgp_beside", "ip_routes", "ours_toml", "wait_for"]
 
 _T = TypeVar("_T")
 
 #: The worktree whose ``netlinkbgp`` the subprocesses run (not whatever is installed).
 REPO = Path(__file__).resolve().parents[2]
+#: GoBGP's own address and port in the peers' namespace, when it runs beside BIRD (which
+#: listens on port 179 of every address there): see :func:`gobgp_beside`.
+GOBGP_V4 = "10.77.0.3"
+GOBGP_PORT = 1790
 #: Seconds the daemon may take from exec to answering its control socket (imports and
 #: start take well under a second; the bound is for a loaded shared VM).
 START_SECONDS = 15.0
@@ -96,6 +106,16 @@ def dsts(routes: Iterable[dict[str, Any]]) -> set[str]:
             dst += "/128" if ":" in dst else "/32"
         out.add(dst)
     return out
+
+
+def gobgp_beside(topo: Topology, asn: int, our_asn: int, families: tuple[str, ...]) -> Gobgp:
+    """GoBGP (not started) at :data:`GOBGP_V4` port :data:`GOBGP_PORT` in the peers'
+    namespace, passive towards us (give our neighbour ``remote_port=GOBGP_PORT``)."""
+    _run(["ip", "-n", topo.ns_daemon, "addr", "add", f"{GOBGP_V4}/{topo.prefix_len_v4}",
+          "dev", topo.if_daemon])
+    return Gobgp(topo.ns_daemon, gobgp_config(asn, GOBGP_V4, [GobgpPeer(
+        topo.ours_v4, our_asn, passive=True, families=families, local_address=GOBGP_V4)],
+        port=GOBGP_PORT, listen_addresses=[GOBGP_V4]))
 
 
 # ------------------------------------------------------------------------------------------

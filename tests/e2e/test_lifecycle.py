@@ -14,10 +14,13 @@ import time
 import pytest
 
 from tests.e2e.harness import (
+    GOBGP_PORT,
+    GOBGP_V4,
     Neighbor,
     Netlinkbgpd,
     RouteMonitor,
     dsts,
+    gobgp_beside,
     ip_routes,
     ours_toml,
     wait_for,
@@ -26,11 +29,8 @@ from tests.e2e.test_import import OUR_AS, PEER_AS, bird_peers, dummy, ip, our_ne
 from tests.interop.daemons import (
     Bird,
     BirdStatic,
-    Gobgp,
-    GobgpPeer,
     Topology,
     bird_config,
-    gobgp_config,
     topology,
 )
 
@@ -94,10 +94,6 @@ def test_kill9_then_restart_reconciles_stale_routes() -> None:
 # 7. SIGHUP reload.
 # ------------------------------------------------------------------------------------------
 
-#: GoBGP's own address and port in the peers' namespace (BIRD has port 179 on every address).
-GOBGP_V4 = "10.77.0.3"
-GOBGP_PORT = 1790
-
 RELOAD_RULES = """
 [netlink.export]
   enabled = true
@@ -140,13 +136,10 @@ def test_sighup_applies_only_the_difference_and_rejects_a_broken_file() -> None:
     moved = [BirdStatic(f"10.101.{n}.0/24", communities=("65001:200",)) for n in range(2)]
     with topology("e2e-hup") as topo:
         ns = topo.ns_ours
-        ip(topo.ns_daemon, "addr", "add", f"{GOBGP_V4}/24", "dev", topo.if_daemon)
-        gobgp_conf = gobgp_config(65003, GOBGP_V4, [GobgpPeer(
-            topo.ours_v4, OUR_AS, passive=True, families=("ipv4-unicast",),
-            local_address=GOBGP_V4)], port=GOBGP_PORT, listen_addresses=[GOBGP_V4])
+        gobgp = gobgp_beside(topo, 65003, OUR_AS, ("ipv4-unicast",))
         with Bird(topo.ns_daemon, bird_config(PEER_AS, topo.daemon_v4, bird_peers(topo)[:1],
                                               static4=kept + moved)) as bird, \
-                Gobgp(topo.ns_daemon, gobgp_conf) as gobgp, \
+                gobgp, \
                 Netlinkbgpd(ns, _reload_config(topo, 101, False)) as ours:
             ours.wait_established(topo.daemon_v4)
             wait_for(lambda: (table(ns, "100"), table(ns, "101")),
