@@ -217,6 +217,14 @@ class Netlinkbgpd(_Daemon):
                                   f"{START_SECONDS} s; log:\n{self.log_tail()}")
             time.sleep(POLL_INTERVAL_SECONDS)
 
+    def __enter__(self) -> Netlinkbgpd:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()  # a failed start leaves no process and no temp dir behind
+            raise
+        return self
+
     def _answers(self) -> bool:
         if not os.path.exists(self.sock):
             return False
