@@ -94,6 +94,8 @@ def add_parsers(sub: Any, socket_option: Callable[[argparse.ArgumentParser], Non
     glob.add_argument("rib", choices=["rib"], help="the only object: rib")
     glob.add_argument("-a", "--address-family", choices=sorted(FAMILY_FILTERS),
                       help="only this family")
+    # "*", not REMAINDER: options after the words (`global rib --json`, `... add P
+    # community C --control-socket S`) stay options. No attribute value starts with "-".
     glob.add_argument("args", nargs="*", metavar="add|del PREFIX ...",
                       help="announce or withdraw a route (see below)")
     _json_option(glob)

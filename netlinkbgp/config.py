@@ -25,7 +25,7 @@ from typing import TypeVar
 from netlinkbgp.config_locate import KeyLocator, Section, syntax_error
 from netlinkbgp.errors import ConfigError, LocalProtocolError
 from netlinkbgp.export_config import ExportConfig, ExportRule, ExportVrf
-from netlinkbgp.importer import ImportConfig, VrfImport
+from netlinkbgp.importer import FIRST_VRF_LABEL, ImportConfig, VrfImport
 from netlinkbgp.route import (
     RouteDistinguisher,
     parse_community,
@@ -430,10 +430,12 @@ def _importer(netlink: Section, vrfs: list[VrfConfig]) -> ImportConfig | None:
         raise section.error(f"vrf {target!r} is not configured in [[vrfs]]", "vrf")
     if not interfaces and not any(vrf.import_interfaces for vrf in vrfs):
         return None
+    # One label per VRF, in file order from the first unreserved one.
     imports = tuple(VrfImport(
         name=vrf.name, rd=vrf.rd,
         export_rts=tuple(parse_route_target(rt) for rt in vrf.export_route_targets),
-        interfaces=vrf.import_interfaces) for vrf in vrfs)
+        interfaces=vrf.import_interfaces, label=FIRST_VRF_LABEL + index)
+        for index, vrf in enumerate(vrfs))
     return _constructed(section, lambda: ImportConfig(
         interfaces=interfaces, vrf=target if enabled else "", vrfs=imports))
 

@@ -776,7 +776,13 @@ class Exporter:
         return ExportStats(tracked=len(self._tracked), installed=installed, **self._counters)
 
     def routes(self) -> list[ExportedRoute]:
-        """Every route installed now, by prefix then table."""
+        """Every route installed now, by prefix then table. A VPN route carries no VRF of
+        its own: it shows the VRF whose rule put it in that table."""
+        table_vrf: dict[int, str] = {}
+        for rule in self._config.rules:
+            table = rule.table_id or (self.vrf_table(rule.vrf) if rule.vrf else _MAIN)
+            if rule.vrf and table:
+                table_vrf.setdefault(table, rule.vrf)
         out = []
         for key, (_attrs, installed) in self._tracked.items():
             if isinstance(key, int):
@@ -790,7 +796,8 @@ class Exporter:
                 gateway = IPv4Address(i.gateway) if len(i.gateway) == 4 else IPv6Address(
                     i.gateway)
                 out.append(ExportedRoute(net, i.table, i.metric, gateway, i.oif, i.onlink,
-                                         vrf, rd_text))
+                                         vrf or (table_vrf.get(i.table, "") if rd else ""),
+                                         rd_text))
         out.sort(key=lambda r: (r.prefix.version, r.prefix, r.table))
         return out
 

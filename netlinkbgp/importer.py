@@ -48,13 +48,15 @@ from netlinkbgp.errors import LocalProtocolError, NetlinkBGPError
 from netlinkbgp.netlink_io import DEFAULT_RCVBUF, EventSocket, NetlinkSocket, Overrun
 from netlinkbgp.route import NextHop, Origin, Route, RouteDistinguisher, RouteEvent, RouteSink
 
-__all__ = ["ImportConfig", "ImportStats", "Importer", "VrfImport", "address_usable",
-           "host_prefix", "is_connected"]
+__all__ = ["FIRST_VRF_LABEL", "ImportConfig", "ImportStats", "Importer", "VrfImport",
+           "address_usable", "host_prefix", "is_connected"]
 
 log = logging.getLogger(__name__)
 
 #: Default seconds between safety-net resyncs (dump and diff); events do the real work.
 DEFAULT_RESYNC_INTERVAL = 30.0
+#: The first MPLS label free for allocation: 0-15 are reserved (RFC 3032 §2.1).
+FIRST_VRF_LABEL = 16
 _LINK_LOCAL_V6 = ip_network("fe80::/10")
 _ANY4 = IPv4Address(0)
 _ANY6 = IPv6Address(0)
@@ -74,12 +76,15 @@ class VrfImport:
         export_rts: route targets (8-byte extended communities, see
             :func:`netlinkbgp.route.parse_route_target`) added to every route.
         interfaces: names or glob patterns of the interfaces to import.
+        label: the MPLS label of the VRF's routes when it has an RD (a VPN NLRI carries
+            one, RFC 4364 §4.3.4); one label per VRF, as GoBGP allocates it.
     """
 
     name: str
     rd: RouteDistinguisher | None = None
     export_rts: tuple[bytes, ...] = ()
     interfaces: tuple[str, ...] = ()
+    label: int = FIRST_VRF_LABEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,6 +390,7 @@ class Importer:
             out[(vrf_name, prefix)] = Route(
                 prefix, tuple(NextHop(anywhere, index) for index, _ in interfaces),
                 Origin.IGP, vrf=vrf_name, rd=vrf.rd if vrf else None,
+                labels=(vrf.label,) if vrf is not None and vrf.rd is not None else (),
                 ext_communities=vrf.export_rts if vrf else (),
                 source=f"netlink:{interfaces[0][1]}",
             )
@@ -425,11 +431,16 @@ class Importer:
         assert self._events is not None
         async for batch in self._events:
             try:
-                if isinstance(batch, Overrun):
+                # Whatever else is queued joins this batch: a reconcile looks at every route,
+                # so one per datagram made a burst (ip -batch adding 1,000 addresses)
+                # quadratic, seconds per hundred addresses.
+                more = [] if isinstance(batch, Overrun) else self._events.drain()
+                if isinstance(batch, Overrun) or isinstance(more, Overrun):
                     self._counters.overruns += 1
                     await self.resync()
                     continue
                 self._apply_kernel(batch)
+                self._apply_kernel(more)
                 self._reconcile()
             except NetlinkBGPError as exc:
                 self._counters.errors += 1
