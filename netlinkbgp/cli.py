@@ -149,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except ControlError as exc:
         print(f"netlinkbgp: the daemon said: {exc}", file=sys.stderr)
-        return EXIT_USAGE if exc.type in ("InvalidValueError", "BadRequest") else EXIT_KERNEL
+        return EXIT_KERNEL
     except InvalidValueError as exc:
         print(f"netlinkbgp: {exc}", file=sys.stderr)
         return EXIT_USAGE
