@@ -13,6 +13,8 @@ tests and applications can embed it directly::
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import enum
 import logging
@@ -47,6 +49,10 @@ log = logging.getLogger(__name__)
 FAMILY_FILTERS: dict[str, tuple[int, bool]] = {
     "ipv4": (4, False), "ipv6": (6, False), "vpnv4": (4, True), "vpnv6": (6, True),
 }
+#: After a graceful restart, how long our kernel routes from before it are kept while the
+#: peers send their tables again: RFC 4724 §4.1 suggests 360 s for the Selection_Deferral_Timer
+#: of a restarting speaker waiting for its peers' End-of-RIB.
+STALE_HOLD_SECONDS = 360.0
 #: The ``source`` of routes added through the control socket (``global rib add``).
 CONTROL_SOURCE = "control"
 
@@ -95,6 +101,8 @@ class Daemon:
         speaker_config = config.speaker
         if restarting:
             speaker_config = dataclasses.replace(speaker_config, restarting=True)
+        self.restarting = restarting
+        self._purge: asyncio.Task[None] | None = None
         self.speaker = Speaker(speaker_config)
         self.importer: Importer | None = None
         self.exporter: Exporter | None = None
@@ -136,7 +144,9 @@ class Daemon:
         await self.speaker.start()
         try:
             self.speaker.subscribe(self._relay)
-            await self._start_exporter(self.config.exporter)
+            await self._start_exporter(self.config.exporter, keep_stale=self.restarting)
+            if self.restarting and self.exporter is not None:
+                self._purge = asyncio.create_task(self._purge_after_end_of_rib())
             await self._start_importer(self.config.importer)
         except BaseException:
             await self._shutdown(graceful=False)
@@ -154,7 +164,25 @@ class Daemon:
         """
         await self._shutdown(self.config.graceful_restart if graceful is None else graceful)
 
+    async def _purge_after_end_of_rib(self) -> None:
+        """A graceful restart: our kernel routes stayed in place; once every peer has sent
+        its table again (End-of-RIB), remove those no best path claimed."""
+        try:
+            await self.speaker.wait_end_of_rib(timeout=STALE_HOLD_SECONDS)
+        except TimeoutError as exc:
+            log.warning("graceful restart: %s; removing stale kernel routes now", exc)
+        await self.speaker.drain()  # the Exporter has every best path there is
+        if self.exporter is not None:
+            removed = await self.exporter.purge_stale()
+            log.info("graceful restart: End-of-RIB from every peer; %d stale kernel routes "
+                     "removed", removed)
+
     async def _shutdown(self, graceful: bool) -> None:
+        if self._purge is not None:
+            self._purge.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._purge
+            self._purge = None
         if self.importer is not None:
             await self.importer.stop()
             self.importer = None
@@ -170,11 +198,12 @@ class Daemon:
             self.exporter = None
             self._relay.target = None
 
-    async def _start_exporter(self, config: ExportConfig | None) -> None:
+    async def _start_exporter(self, config: ExportConfig | None,
+                              keep_stale: bool = False) -> None:
         if config is None or not config.enabled:
             return
         exporter = Exporter(config)
-        await exporter.start()
+        await exporter.start(keep_stale=keep_stale)
         self.exporter = exporter
         current = [RouteEvent("announce", r) for r in self.speaker.routes()]
         exporter.apply([*current, RouteEvent("end-of-rib", None)])

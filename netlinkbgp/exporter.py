@@ -90,6 +90,11 @@ class _RouteIO(Protocol):
 # -- the Exporter ------------------------------------------------------------------------------
 
 
+def _plain(key: _Key) -> int:
+    """The prefix part of a tracking key (VPN and VRF keys also carry RD and VRF)."""
+    return key if isinstance(key, int) else key[0]
+
+
 class Exporter:
     """Installs Loc-RIB best paths into Linux routing tables (a :class:`RouteSink`).
 
@@ -141,6 +146,11 @@ class Exporter:
         self._vrf_rts: dict[str, frozenset[bytes]] = {}
         self._rules: list[tuple[ExportRule, frozenset[int], frozenset[tuple[int, int, int]]]]
         self._recorded: set[tuple[int, str, int]] | None = None
+        #: While a graceful restart is in progress: our routes found in the kernel that no
+        #: best path has claimed yet, (prefix key, table, metric) -> (gateway, oif, onlink).
+        #: They stay (forwarding goes on) until :meth:`purge_stale`; a best path arriving for
+        #: one adopts it as it is, or replaces it in place. ``None`` when not holding.
+        self._held: dict[tuple[int, int, int], tuple[bytes, int, bool]] | None = None
         self._state_dirty = False
         self._counters: dict[str, Any] = {
             "exported": 0, "withdrawn": 0, "errors": 0, "nexthop_validation_attempts": 0,
@@ -289,15 +299,24 @@ class Exporter:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def start(self) -> None:
+    async def start(self, keep_stale: bool = False) -> None:
         """Open the sockets, learn links and tables, clean up stale routes of ours, and start
         applying changes.
+
+        Args:
+            keep_stale: for a graceful restart (RFC 4724 §4.1: forwarding state is kept while
+                the routes are learned again): leave our routes found in the kernel in place
+                instead of deleting them; each is replaced atomically when its best path
+                arrives, and :meth:`purge_stale` removes those still unclaimed (call it once
+                the peers have sent End-of-RIB).
 
         Raises:
             TransportError: the netlink sockets cannot be opened.
         """
         if self._started or not self._config.enabled:
             return
+        if keep_stale:
+            self._held = {}
         if self._nl is None:
             self._nl = NetlinkSocket()
         if self._follow_events:
@@ -348,6 +367,22 @@ class Exporter:
     def _has_work(self) -> bool:
         return bool(self._pending or self._queue or self._revalidate or self._resync
                     or self._busy or self._flush_now or self._new_views)
+
+    async def purge_stale(self) -> int:
+        """End a graceful restart: delete our routes from before it that no best path has
+        claimed since (see ``start(keep_stale=True)``). Returns how many were deleted."""
+        await self.drain()
+        held, self._held = self._held, None
+        if not held:
+            return 0
+        stale: list[tuple[_Key, _Install]] = [
+            (prefix, _Install(table, metric, b"", 0, False)) for prefix, table, metric in held]
+        return len(await self._delete(stale))
+
+    @property
+    def holding_stale(self) -> int:
+        """How many routes from before a graceful restart are still held (0 when none)."""
+        return len(self._held or ())
 
     async def reload(self, config: ExportConfig) -> None:
         """Switch to a new configuration: every route is re-evaluated against the new rules
@@ -592,8 +627,11 @@ class Exporter:
     ) -> None:
         counters = self._counters
         failed: dict[_Key, list[_Install]] = {}
-        for flags, batch, what in ((_CREATE, adds + [(k, new) for k, new, _old in moves], "add"),
-                                   (_REPLACE, replaces, "replace")):
+        creates = adds + [(k, new) for k, new, _old in moves]
+        if self._held:
+            creates, claimed = self._claim_held(creates, final)
+            replaces = replaces + claimed
+        for flags, batch, what in ((_CREATE, creates, "add"), (_REPLACE, replaces, "replace")):
             if not batch:
                 continue
             assert self._nl is not None
@@ -635,6 +673,30 @@ class Exporter:
             tracked[key] = intern.setdefault(entry, entry)
         if (fresh or gone or final) and self._config.state_file:
             self._state_dirty = True
+
+    def _claim_held(
+        self, creates: list[tuple[_Key, _Install]],
+        final: dict[_Key, tuple[_Attrs, dict[int, _Install]]],
+    ) -> tuple[list[tuple[_Key, _Install]], list[tuple[_Key, _Install]]]:
+        """Routes to create that we left in the kernel across a graceful restart: one that is
+        already exactly so is adopted without a kernel call; one that differs is replaced
+        atomically. Returns (still to create, to replace)."""
+        held = self._held
+        assert held is not None
+        rest: list[tuple[_Key, _Install]] = []
+        replace: list[tuple[_Key, _Install]] = []
+        for key, install in creates:
+            was = held.pop((_plain(key), install.table, install.metric), None)
+            if was is None:
+                rest.append((key, install))
+            elif was[0] == install.gateway and was[2] == install.onlink and (
+                    not install.oif or was[1] == install.oif):
+                pending = final.get(key)
+                if pending is not None:
+                    pending[1][install.table] = install
+            else:
+                replace.append((key, install))
+        return rest, replace
 
     async def _delete(self, deletes: list[tuple[_Key, _Install]]) -> list[tuple[_Key, _Install]]:
         """Delete routes (our protocol only); returns those gone (ESRCH counts as gone)."""
@@ -705,6 +767,7 @@ class Exporter:
         for _attrs, installed in set(self._tracked.values()):
             ours.update(i.table for i in installed)
         kernel: set[tuple[int, int, int]] = set()
+        found: dict[tuple[int, int, int], RouteMessage] = {}
         for table in sorted(ours | set(self._nh.views)):
             routes = await self._nl.dump_routes(socket.AF_UNSPEC, table)
             if table in self._nh.views:
@@ -712,7 +775,10 @@ class Exporter:
             if table in ours:
                 for msg in routes:
                     if msg.protocol == protocol:
-                        kernel.add((_prefix_key(msg.dst), table, msg.priority or 0))
+                        ident = (_prefix_key(msg.dst), table, msg.priority or 0)
+                        kernel.add(ident)
+                        if self._held is not None:
+                            found[ident] = msg
         # Forget installs the kernel no longer has; delete ours that nobody tracks.
         known: set[tuple[int, int, int]] = set()
         for key, (attrs, installed) in list(self._tracked.items()):
@@ -733,6 +799,14 @@ class Exporter:
                     table, str(ip_network((dst, length))), metric) not in self._recorded:
                 continue  # same protocol, but not recorded as ours: another daemon's
             stale.append((prefix, _Install(table, metric, b"", 0, False)))
+        if self._held is not None:  # a graceful restart: keep them until purge_stale
+            for stale_key, install in stale:
+                ident = (_plain(stale_key), install.table, install.metric)
+                msg = found[ident]
+                gateway = msg.gateway
+                self._held[ident] = (gateway.packed if gateway is not None else b"",
+                                     msg.oif or 0, msg.onlink)
+            stale = []
         await self._delete(stale)
         if startup and self._config.state_file:
             self._state_dirty = True

@@ -584,6 +584,53 @@ def test_startup_cleanup_with_a_state_file_spares_a_same_protocol_foreign_route(
     assert out["leftovers"] == ["export-state.json"]  # written atomically, no temp file left
 
 
+def _graceful_restart_body() -> dict[str, Any]:
+    _setup()
+    # Three of our routes survive a graceful stop: one comes back as it was, one with
+    # another next hop, one not at all.
+    for prefix, gateway in (("192.0.2.0/24", "10.0.0.2"), ("198.51.100.0/24", "10.0.0.2"),
+                            ("203.0.113.0/24", "10.0.0.2")):
+        testing.ip("route", "add", prefix, "via", gateway, "proto", "186", "metric", "20")
+    config = ExportConfig(dampening_interval=0, rules=[ExportRule("main")])
+
+    async def main() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        monitor = _monitor()
+        exporter = Exporter(config)
+        await exporter.start(keep_stale=True)
+        out["held"] = exporter.holding_stale
+        out["after_start"] = _ours()
+        exporter.apply(_announce(_route("192.0.2.0/24", "10.0.0.2"),
+                                 _route("198.51.100.0/24", "10.0.0.3")))
+        await exporter.drain()
+        out["after_table"] = _ours()
+        out["changes"] = _seen(monitor)
+        out["still_held"] = exporter.holding_stale
+        out["purged"] = await exporter.purge_stale()
+        out["after_purge"] = _ours()
+        out["stats"] = exporter.stats()
+        await exporter.stop()
+        monitor.close()
+        return out
+    return asyncio.run(main())
+
+
+@kernel
+def test_graceful_restart_keeps_routes_adopts_unchanged_replaces_changed_purges_rest() -> None:
+    out = testing.run_in_netns(_graceful_restart_body)
+    assert out["held"] == 3
+    assert [r[1] for r in out["after_start"]] == ["192.0.2.0/24", "198.51.100.0/24",
+                                                 "203.0.113.0/24"]
+    # The unchanged route: no kernel call at all; the changed one: one atomic replace.
+    assert out["changes"] == [("add", "198.51.100.0/24", 254, 20, "10.0.0.3")]
+    assert [(r[1], r[2]) for r in out["after_table"]] == [
+        ("192.0.2.0/24", "10.0.0.2"), ("198.51.100.0/24", "10.0.0.3"),
+        ("203.0.113.0/24", "10.0.0.2")]
+    assert out["still_held"] == 1 and out["purged"] == 1
+    assert [r[1] for r in out["after_purge"]] == ["192.0.2.0/24", "198.51.100.0/24"]
+    assert out["stats"].installed == 2
+
+
 def _overrun_body() -> dict[str, Any]:
     _setup()
     testing.ip("link", "set", "t1", "up")
