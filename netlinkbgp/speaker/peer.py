@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import time
 from ipaddress import IPv4Address, IPv6Address, ip_address
@@ -20,7 +21,16 @@ from netlinkbgp.bgp.capabilities import (
     Negotiated,
 )
 from netlinkbgp.bgp.capabilities import RouteRefresh as RouteRefreshCapability
-from netlinkbgp.bgp.constants import AFI, CeaseSubcode, ErrorCode
+from netlinkbgp.bgp.constants import (
+    AFI,
+    CeaseSubcode,
+    ErrorCode,
+    FsmErrorSubcode,
+    MessageHeaderSubcode,
+    OpenSubcode,
+    RouteRefreshErrorSubcode,
+    UpdateSubcode,
+)
 from netlinkbgp.bgp.messages import (
     Notification,
     Open,
@@ -406,7 +416,9 @@ class Peer:
             "notification-sent" if sent else "notification-received", self.config.address,
             time.time(), self.session.state.value, code=notification.code,
             subcode=notification.subcode, text=text))
-        log.warning("peer %s: %s", self.config.name, text)
+        # closing a session on purpose (stop, remove_peer) is no warning
+        log.log(logging.INFO if sent and self.stopped else logging.WARNING, "peer %s: %s",
+                self.config.name, text)
 
     def _established(self, negotiated: Negotiated, event: Established) -> None:
         remote = event.remote_open
@@ -671,12 +683,37 @@ def unmapped_address(text: str) -> str:
     return str(address)
 
 
+#: The subcode names of each error code, for messages (RFC 4271 §4.5 and the RFCs cited by
+#: each enum).
+_SUBCODES: dict[int, type[enum.IntEnum]] = {
+    ErrorCode.MESSAGE_HEADER_ERROR: MessageHeaderSubcode,
+    ErrorCode.OPEN_MESSAGE_ERROR: OpenSubcode,
+    ErrorCode.UPDATE_MESSAGE_ERROR: UpdateSubcode,
+    ErrorCode.FSM_ERROR: FsmErrorSubcode,
+    ErrorCode.CEASE: CeaseSubcode,
+    ErrorCode.ROUTE_REFRESH_MESSAGE_ERROR: RouteRefreshErrorSubcode,
+}
+
+
+def _error_name(code: int, subcode: int) -> str:
+    """``OPEN_MESSAGE_ERROR / BAD_PEER_AS``: the names of a code and subcode, numbers for
+    values no enum knows."""
+    try:
+        name = ErrorCode(code).name
+    except ValueError:
+        return str(code)
+    subcodes = _SUBCODES.get(code)
+    if subcodes is None:  # Hold Timer Expired has no subcodes
+        return name
+    try:
+        return f"{name} / {subcodes(subcode).name}"
+    except ValueError:
+        return f"{name} / {subcode}"
+
+
 def _describe(notification: Notification, sent: bool) -> str:
     who = "sent" if sent else "received"
-    try:
-        name = ErrorCode(notification.code).name
-    except ValueError:
-        name = str(notification.code)
+    name = _error_name(notification.code, notification.subcode)
     text = f"NOTIFICATION {who}: {name} (code {notification.code}, subcode {notification.subcode})"
     if notification.code == ErrorCode.CEASE and notification.data and notification.subcode in (
             CeaseSubcode.ADMINISTRATIVE_SHUTDOWN, CeaseSubcode.ADMINISTRATIVE_RESET):
@@ -685,5 +722,3 @@ def _describe(notification: Notification, sent: bool) -> str:
         message = notification.data[1 : 1 + length].decode("utf-8", "replace")
         text += f": {message}"
     return text
-
-
