@@ -309,6 +309,9 @@ def test_graceful_restart_keeps_routes_until_end_of_rib() -> None:
         eor_before = a.status()[0].end_of_rib_received
         b2.initial_routes_done()
         await a.wait_route("10.6.0.0/24", present=False, timeout=10)
+        # a's side of the new session sends its End-of-RIB too (the old session's sending
+        # task must not take the new one's wake-up)
+        await b2.wait_end_of_rib(timeout=10)
         out = {"down": down, "before_eor": before_eor, "eor_before": eor_before,
                "after": sorted(str(r.prefix) for r in a.routes()), "a": a.status()[0]}
         await b2.stop()

@@ -553,6 +553,8 @@ class Peer:
         export = self.export
         while export is not None and export is self.export:
             await self.dirty.wait()
+            if export is not self.export:
+                return  # the session went; the flag is for the next session's task
             self.dirty.clear()
             self.flushing = True
             try:
