@@ -15,8 +15,9 @@ bytes from the socket go in, bytes and events come out, and the session's one ti
   prefix.
 
 Timer isolation (DESIGN §3): received data is handled a read (64 KiB) at a time with a yield
-to the event loop after each; UPDATEs are written a slice at a time with a drain after each;
-sinks are fed in bounded batches from their own tasks. Keepalives and the hold timer are
+to the event loop after each; the local RIB is walked (a session comes up), compared with the
+Adj-RIB-Out and cut into UPDATEs a slice at a time, with a yield after each step; sinks are
+fed in bounded batches from their own tasks. Keepalives and the hold timer are
 plain loop timers, so they never wait behind more than one such step.
 """
 

@@ -11,6 +11,11 @@
 * Batches are cut by :meth:`PeerExport.take`, which swaps the pending changes out at once
   (later changes go to the next batch, so their order per prefix is kept) and packs them as
   many NLRI per attribute set as fit (:func:`~netlinkbgp.bgp.packing.pack_encoded`).
+* Nothing here runs long in one go (timer isolation, DESIGN §3): a walk over the whole local
+  RIB (a session comes up, the policy changed, ROUTE-REFRESH) is scheduled by
+  :meth:`PeerExport.offer_all` and done a slice at a time by :meth:`PeerExport.walk`, and
+  :meth:`PeerExport.take` turns its pending changes into UPDATEs a slice at a time, yielding
+  between slices; the caller lets the event loop run at each step.
 """
 
 from __future__ import annotations
@@ -53,13 +58,22 @@ from netlinkbgp.errors import InvalidValueError, LocalProtocolError
 from netlinkbgp.route import NextHop, Origin, Route
 from netlinkbgp.speaker_config import PeerConfig, PrefixFilter
 
-__all__ = ["TAKE_MESSAGES", "LocalPath", "LocalRib", "Out", "PeerExport", "key_filter",
-           "key_network", "route_family", "route_key"]
+__all__ = ["TAKE_MESSAGES", "TAKE_SLICE", "WALK_SLICE", "LocalPath", "LocalRib", "Out",
+           "PeerExport", "key_filter", "key_network", "route_family", "route_key"]
 
 Address = IPv4Address | IPv6Address
 #: Messages one :meth:`PeerExport.take` call yields before the caller writes them and lets
 #: the event loop run (about 256 KiB at 4096-octet messages: timers never wait long).
 TAKE_MESSAGES = 64
+#: Prefixes one step of :meth:`PeerExport.walk` offers. Offering is a dict store per prefix
+#: (the whole 1.17M-prefix table of ``benchmarks/gen_table.py`` took 0.76 s in one go on the
+#: 2-core VM, about 0.65 us a prefix), so a step stays around 10 ms.
+WALK_SLICE = 16384
+#: Pending changes one step of :meth:`PeerExport.take` turns into Adj-RIB-Out entries before
+#: it yields. The first prefix of an attribute set pays for encoding it (the full table,
+#: 410k sets, took 10.4 s before its first UPDATE in one go, about 9 us a prefix), so a step
+#: stays around 20-40 ms even when every prefix brings a new set.
+TAKE_SLICE = 4096
 
 
 def route_family(route: Route) -> Family:
@@ -247,7 +261,11 @@ class PeerExport:
         self.ebgp = ebgp
         self.out: dict[Family, dict[int, Out]] = {}
         self.pending: dict[Family, dict[int, LocalPath | None]] = {}
-        self._cache: dict[tuple[Family, LocalPath], Out | str] = {}
+        #: walks over the local RIB scheduled by offer_all, done a step at a time by walk()
+        self._walks: list[Iterator[None]] = []
+        #: family -> local path -> what this peer gets (or why it gets nothing); per family,
+        #: so a lookup hashes the path only (a Family is a dataclass: slow to hash)
+        self._cache: dict[Family, dict[LocalPath, Out | str]] = {}
         self._outs: dict[Out, Out] = {}
         #: counters: prefixes announced and withdrawn, UPDATEs cut
         self.advertised = 0
@@ -341,11 +359,18 @@ class PeerExport:
             LocalProtocolError: the route cannot be sent to this peer (no usable next hop,
                 a value the session cannot carry); the message says why.
         """
-        cached = self._cache.get((family, path))
+        cache = self._cache.get(family)
+        if cache is None:
+            cache = self._cache[family] = {}
+        cached = cache.get(path)
         if isinstance(cached, str):
             raise LocalProtocolError(cached)
         if cached is not None:
             return cached
+        return self._encode(family, path, cache)
+
+    def _encode(self, family: Family, path: LocalPath, cache: dict[LocalPath, Out | str]) -> Out:
+        """Encode (the cache missed) and remember the result, or the reason there is none."""
         try:
             next_hops = self._next_hops(family, path)
             attrs = self._attributes(family, path, next_hops)
@@ -355,11 +380,11 @@ class PeerExport:
                 value = MpReachNlri(family, next_hops, NlriList(family)).encode_value(self.ctx)
                 nh = value[4:-1]  # AFI, SAFI, length ... reserved octet, no NLRI
         except LocalProtocolError as exc:
-            self._cache[(family, path)] = str(exc)
+            cache[path] = str(exc)
             raise
         out: Out = (block, nh, path.labels)
         out = self._outs.setdefault(out, out)
-        self._cache[(family, path)] = out
+        cache[path] = out
         return out
 
     # -- changes -------------------------------------------------------------------------
@@ -384,20 +409,79 @@ class PeerExport:
         pending[key] = path
 
     def offer_all(self, rib: LocalRib, family: Family | None = None) -> None:
-        """Re-evaluate every prefix: the whole local RIB, plus what this peer holds now
-        (so that prefixes no longer exported are withdrawn)."""
-        for fam, table in rib.tables.items():
+        """Schedule a re-evaluation of every prefix (of ``family``, or of all): the whole
+        local RIB, plus what this peer holds (so that prefixes no longer exported are
+        withdrawn). Nothing is offered yet: :meth:`walk` does it a slice at a time.
+
+        A walk over every family replaces the walks not finished yet (it covers them)."""
+        walk = self._walk(rib, family)
+        if family is None:
+            self._walks = [walk]
+        else:
+            self._walks.append(walk)
+
+    def walking(self) -> bool:
+        """Whether a walk scheduled by :meth:`offer_all` is not finished."""
+        return bool(self._walks)
+
+    def walk(self) -> bool:
+        """One step of the scheduled walks: offer up to :data:`WALK_SLICE` prefixes.
+
+        Returns:
+            Whether there is more to walk (call again after letting the loop run).
+        """
+        while self._walks:
+            try:
+                next(self._walks[0])
+            except StopIteration:
+                self._walks.pop(0)
+            else:
+                return True
+        return False
+
+    def _walk(self, rib: LocalRib, family: Family | None) -> Iterator[None]:
+        """Offer every prefix of the local RIB, then withdraw what this peer holds and the
+        local RIB no longer has; yields after each :data:`WALK_SLICE` prefixes.
+
+        The tables may change between steps (announce, withdraw): each family's keys are
+        copied when its turn comes, and every prefix is offered with what the local RIB
+        holds *when it is offered*. So a prefix announced or withdrawn meanwhile (offered
+        at once by the Speaker) is never offered with an older state, and a prefix
+        announced after the copy was offered by the Speaker already."""
+        for fam in list(rib.tables):
+            if (family is not None and fam != family) or fam not in self.ctx.families:
+                continue
+            keys = list(rib.tables[fam])
+            for start in range(0, len(keys), WALK_SLICE):
+                self._offer_current(fam, keys[start:start + WALK_SLICE], rib)
+                yield
+        for fam in list(self.out):
             if family is not None and fam != family:
                 continue
-            for key, path in table.items():
-                self.offer(fam, key, path)
-        for fam, out in self.out.items():
-            if family is not None and fam != family:
-                continue
-            table = rib.tables.get(fam, {})
-            for key in out:
-                if key not in table:
-                    self.offer(fam, key, None)
+            keys = list(self.out[fam])
+            for start in range(0, len(keys), WALK_SLICE):
+                table = rib.tables.get(fam, {})
+                self._offer_current(fam, [k for k in keys[start:start + WALK_SLICE]
+                                          if k not in table], rib)
+                yield
+
+    def _offer_current(self, family: Family, keys: list[int], rib: LocalRib) -> None:
+        """:meth:`offer` each key with the local RIB's current path (``None``: withdrawn)."""
+        if not keys:
+            return
+        table = rib.tables.get(family, {})
+        pending = self.pending.get(family)
+        if pending is None:
+            pending = self.pending[family] = {}
+        flt = self.config.export_filter
+        if not flt:  # the usual case, at C speed
+            pending.update(zip(keys, map(table.get, keys), strict=True))
+            return
+        for key in keys:
+            path = table.get(key)
+            if path is not None and not flt.allows(key_network(family, key)):
+                path = None
+            pending[key] = path
 
     def resend(self, family: Family) -> None:
         """Send every prefix of a family again (an answer to ROUTE-REFRESH, RFC 2918 §4):
@@ -407,44 +491,63 @@ class PeerExport:
             out[key] = _RESEND
 
     def has_pending(self) -> bool:
-        """Whether :meth:`take` has something to cut."""
-        return any(self.pending.values())
+        """Whether :meth:`walk` or :meth:`take` has something to do."""
+        return bool(self._walks) or any(self.pending.values())
 
     def take(self) -> Iterator[list[bytes]]:
-        """Cut the pending changes into UPDATEs, in slices of about :data:`TAKE_MESSAGES`.
+        """Cut the pending changes into UPDATEs, a slice at a time.
 
-        The pending changes are swapped out at once and the Adj-RIB-Out updated, so changes
-        made while the caller writes the slices go to the next call.
+        The pending changes are swapped out at once, so changes made while the caller writes
+        the slices go to the next call (their order per prefix is kept). Each change is
+        first compared with the Adj-RIB-Out, which is updated at once (:data:`TAKE_SLICE`
+        changes per step), then the UPDATEs are packed, as many prefixes per attribute set
+        as fit, and yielded about :data:`TAKE_MESSAGES` at a time.
 
         Yields:
-            Lists of whole UPDATE messages; the caller writes each before asking for the next.
+            Lists of whole UPDATE messages, possibly empty (a step with nothing to write
+            yet); the caller writes each and lets the event loop run before the next.
         """
         pending, self.pending = self.pending, {}
         plans: list[tuple[Family, list[int], dict[Out, list[int]]]] = []
+        budget = TAKE_SLICE
         for family, changes in pending.items():
             out = self.out.setdefault(family, {})
+            cache = self._cache.get(family)
+            if cache is None:
+                cache = self._cache[family] = {}
             withdraw: list[int] = []
             groups: dict[Out, list[int]] = {}
             for key, path in changes.items():
                 new: Out | None = None
                 if path is not None:
-                    try:
-                        new = self.encode(family, path)
-                    except LocalProtocolError as exc:
-                        self.last_error = str(exc)
-                current = out.get(key)
-                if new is current:
-                    continue
-                if new is None:
-                    del out[key]
-                    withdraw.append(key)
-                else:
-                    out[key] = new
-                    keys = groups.get(new)
-                    if keys is None:
-                        groups[new] = [key]
+                    found = cache.get(path)
+                    if found is None:
+                        try:
+                            found = self._encode(family, path, cache)
+                        except LocalProtocolError as exc:
+                            found = str(exc)
+                    if isinstance(found, str):  # no route to this peer (no next hop...)
+                        self.last_error = found
                     else:
-                        keys.append(key)
+                        new = found
+                current = out.get(key)
+                if new is not current:
+                    if new is None:
+                        del out[key]
+                        withdraw.append(key)
+                    else:
+                        out[key] = new
+                        keys = groups.get(new)
+                        if keys is None:
+                            groups[new] = [key]
+                        else:
+                            keys.append(key)
+                budget -= 1
+                if not budget:
+                    budget = TAKE_SLICE
+                    yield []
+                    # reconfigure() may have dropped the cache meanwhile
+                    cache = self._cache.setdefault(family, {})
             plans.append((family, withdraw, groups))
         batch: list[bytes] = []
         for family, withdraw, groups in plans:

@@ -549,7 +549,11 @@ class Peer:
             self.dirty.set()
 
     async def _flush_task(self) -> None:
-        """Write pending changes while the session lasts; End-of-RIB after the first round."""
+        """Write pending changes while the session lasts; End-of-RIB after the first round.
+
+        Each step (a slice of a walk over the local RIB, a slice of changes compared with
+        the Adj-RIB-Out, a batch of UPDATEs) is followed by a turn of the event loop, so
+        other sessions' keepalives and hold timers never wait behind a whole table."""
         export = self.export
         while export is not None and export is self.export:
             await self.dirty.wait()
@@ -558,12 +562,20 @@ class Peer:
             self.dirty.clear()
             self.flushing = True
             try:
+                # The whole walk first, then one take: UPDATEs pack prefixes of the whole
+                # table per attribute set, and End-of-RIB follows the whole table.
+                while export.walk():
+                    await asyncio.sleep(0)
+                    if export is not self.export:
+                        return
                 for batch in export.take():
                     if export is not self.export or self.writer is None:
                         return
-                    self.session.send_raw(batch, self.now)
-                    self.pump()
-                    await self.writer.drain()
+                    if batch:
+                        self.session.send_raw(batch, self.now)
+                        self.pump()
+                        await self.writer.drain()
+                    await asyncio.sleep(0)  # drain() returns at once below the high mark
                 if export is not self.export:
                     return
                 self.initial_sent = True
