@@ -163,3 +163,47 @@ def test_a_walk_of_one_family_runs_after_the_walk_under_way() -> None:
     for _ in h.steps():
         pass
     h.check()
+
+
+_asn = st.integers(1, 0xFFFFFFFF)
+_u32 = st.integers(0, 0xFFFFFFFF)
+
+
+@settings(max_examples=300, deadline=None)
+@given(as_path=st.lists(_asn, max_size=300), med=st.none() | _u32,
+       local_pref=st.none() | _u32, origin=st.integers(0, 2),
+       communities=st.lists(_u32, max_size=80),
+       large=st.lists(st.tuples(_u32, _u32, _u32), max_size=30),
+       ext=st.lists(st.binary(min_size=8, max_size=8), max_size=5),
+       ebgp=st.booleans(), config_med=st.none() | _u32,
+       added=st.lists(st.sampled_from(["65000:1", "65000:2", "1:1"]), max_size=3),
+       v6=st.booleans())
+def test_the_plain_encoder_matches_the_attribute_objects(
+        as_path: list[int], med: int | None, local_pref: int | None, origin: int,
+        communities: list[int], large: list[tuple[int, int, int]], ext: list[bytes],
+        ebgp: bool, config_med: int | None, added: list[str], v6: bool) -> None:
+    from ipaddress import IPv6Address
+
+    from netlinkbgp.bgp.attributes import encode_attribute
+    from netlinkbgp.bgp.nlri import IPV6_UNICAST
+    from netlinkbgp.route import Origin
+
+    config = PeerConfig("192.0.2.1", 65000, med=config_med, communities=tuple(added),
+                        next_hop_v6="2001:db8::1")
+    ctx = Negotiated.default()
+    export = PeerExport(config, 65001, ctx, LOCAL, ebgp=ebgp)
+    route = Route(IPv4Network("10.0.0.0/24"), as_path=tuple(as_path), med=med,
+                  local_pref=local_pref, origin=Origin(origin), communities=tuple(communities),
+                  large_communities=tuple(large), ext_communities=tuple(ext))
+    rib = LocalRib()
+    _, _, path, _ = rib.set(route)
+    family = IPV6_UNICAST if v6 else IPV4_UNICAST
+    hops = (IPv6Address("2001:db8::1"),) if v6 else (LOCAL,)
+    policy = export._policy(path)
+    general = b"".join(encode_attribute(a, ctx)
+                       for a in export._attributes(family, policy, hops))
+    plain = out_module._plain_block(policy, b"" if v6 else LOCAL.packed)
+    if len(as_path) + ebgp > 255:
+        assert plain is None  # two AS_PATH segments: the general encoder's business
+    else:
+        assert plain == general
