@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import socket
 import struct
 from collections.abc import Awaitable, Callable
@@ -156,7 +157,9 @@ async def connect(
         raise TransportError(f"connection to {peer} port {port} timed out{why}") from None
     except OSError as exc:
         sock.close()
-        raise TransportError(f"cannot connect to {peer} port {port}: {exc.strerror}") from exc
+        # asyncio's sock_connect puts "Connect call failed (addr)" in strerror: name the errno
+        reason = os.strerror(exc.errno) if exc.errno else exc.strerror
+        raise TransportError(f"cannot connect to {peer} port {port}: {reason}") from exc
     except BaseException:
         sock.close()
         raise

@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "route":
             return asyncio.run(route_main(args.args, args.batch, as_json, sys.stdout))
         if args.command == "announce":
-            return asyncio.run(announce_main(args, as_json, sys.stdout))
+            return asyncio.run(announce_main(args, as_json, sys.stdout, sys.stderr))
         if args.command == "demo":
             from netlinkbgp.demo import run_demo
 

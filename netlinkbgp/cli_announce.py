@@ -104,8 +104,14 @@ def _config(args: argparse.Namespace) -> SpeakerConfig:
                          listen_port=args.port if args.passive else 179)
 
 
-async def announce_main(args: argparse.Namespace, as_json: bool, out: TextIO) -> int:
-    """Run ``netlinkbgp announce``; returns the exit status."""
+async def announce_main(args: argparse.Namespace, as_json: bool, out: TextIO,
+                        err: TextIO) -> int:
+    """Run ``netlinkbgp announce``; returns the exit status.
+
+    Progress goes to ``out`` (text, or one JSON object per line with ``--json``); when the
+    session cannot be established or is lost, one readable line saying why also goes to
+    ``err`` (standard error), so a shell script shows it whatever the format.
+    """
     routes = _routes(args)
     speaker = Speaker(_config(args))
 
@@ -117,11 +123,24 @@ async def announce_main(args: argparse.Namespace, as_json: bool, out: TextIO) ->
             out.write(f"{what}: {text}\n" if text else f"{what}\n")
         out.flush()
 
+    def complain(text: str) -> None:
+        err.write(f"netlinkbgp announce: {text}\n")
+        err.flush()
+
     lost = asyncio.Event()
+    # The last NOTIFICATION says most about why; a later failed connection attempt (the peer
+    # refuses while it waits after an error) would replace it in the peer's last_error.
+    notifications: list[str] = []
 
     def on_event(event: PeerEvent) -> None:
         if event.kind == "state" and event.old_state == "Established":
             lost.set()
+        elif event.kind in ("notification-received", "notification-sent"):
+            notifications[:] = [event.text]
+
+    def why(fields: dict[str, object]) -> str:
+        reasons = [*notifications, str(fields["last_error"] or "")]
+        return "; then ".join(r for r in dict.fromkeys(reasons) if r) or "no answer"
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -130,11 +149,27 @@ async def announce_main(args: argparse.Namespace, as_json: bool, out: TextIO) ->
     speaker.on_event(on_event)
     await speaker.start()
     try:
-        try:
-            await speaker.wait_established(timeout=args.connect_timeout)
-        except TimeoutError as exc:
-            say("not-established", reason=str(exc),
-                **_error_fields(speaker))
+        up = asyncio.ensure_future(speaker.wait_established(timeout=args.connect_timeout))
+        interrupted = asyncio.ensure_future(_until(stop))
+        await asyncio.wait([up, interrupted], return_when=asyncio.FIRST_COMPLETED)
+        interrupted.cancel()
+        problem: BaseException | None = None
+        if not up.done():  # SIGINT/SIGTERM before the session came up: nothing to withdraw
+            up.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await up
+            reason, given_up = "interrupted before the session was established", "interrupted"
+        else:
+            problem = up.exception()
+            if problem is not None and not isinstance(problem, TimeoutError):
+                raise problem
+            reason, given_up = str(problem), f"gave up after {args.connect_timeout:g} s"
+        if up.cancelled() or problem is not None:
+            fields = _error_fields(speaker)
+            if as_json:  # in text mode the line on standard error says it all
+                say("not-established", reason=reason, notification=notifications[-1:], **fields)
+            complain(f"no session with {args.peer}: {why(fields)} (state {fields['state']}, "
+                     f"{fields['attempts']} connection attempts; {given_up})")
             return EXIT_NOT_ESTABLISHED
         speaker.announce(routes)
         await speaker.drain()
@@ -148,7 +183,10 @@ async def announce_main(args: argparse.Namespace, as_json: bool, out: TextIO) ->
         for task in waits:
             task.cancel()
         if lost.is_set():
-            say("session-lost", **_error_fields(speaker))
+            fields = _error_fields(speaker)
+            if as_json:
+                say("session-lost", notification=notifications[-1:], **fields)
+            complain(f"session with {args.peer} lost while announcing: {why(fields)}")
             return EXIT_LOST
         speaker.withdraw([r.prefix for r in routes])
         await speaker.drain()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 from collections.abc import Awaitable, Callable
 from ipaddress import IPv4Address, ip_network
 from typing import Any
@@ -309,6 +310,9 @@ def test_graceful_restart_keeps_routes_until_end_of_rib() -> None:
         eor_before = a.status()[0].end_of_rib_received
         b2.initial_routes_done()
         await a.wait_route("10.6.0.0/24", present=False, timeout=10)
+        # a's side of the new session sends its End-of-RIB too (the old session's sending
+        # task must not take the new one's wake-up)
+        await b2.wait_end_of_rib(timeout=10)
         out = {"down": down, "before_eor": before_eor, "eor_before": eor_before,
                "after": sorted(str(r.prefix) for r in a.routes()), "a": a.status()[0]}
         await b2.stop()
@@ -442,6 +446,96 @@ def test_keepalives_on_time_while_a_table_loads_into_a_slow_sink() -> None:
     assert out["a"].accepted_prefixes == 1_000_000
     assert out["count"] >= 2
     assert out["gaps"] < 2.5, out  # keepalive interval 1 s; hold time 3 s
+
+
+def test_a_peer_getting_a_large_table_holds_up_no_other_session() -> None:
+    """A local RIB of 250,000 prefixes, each with its own attributes (the costly case: each
+    is encoded for the peer). B connects and gets the whole table while C, established
+    with hold time 3 s, waits for keepalives. The walk over the local RIB and the encoding
+    are done in steps with the event loop turning between them: between two turns B's
+    Adj-RIB-Out never grows by more than one step, C's session stays up, and A's keepalives
+    keep reaching C well within its hold time. (In one go they took longer than C's hold
+    time on the 2-core VM.)"""
+    from ipaddress import IPv4Network
+
+    from netlinkbgp.speaker.out import TAKE_SLICE
+
+    count = 250_000
+
+    async def body() -> dict[str, Any]:
+        import time
+
+        a = Speaker(SpeakerConfig(65001, "10.0.0.1", listen_address=A, listen_port=0, peers=(
+            PeerConfig(B, 65002, passive=True),
+            # C gets no IPv4 routes: it only waits for keepalives while B loads the table
+            PeerConfig(C, 65003, passive=True, hold_time=3, families=("ipv6-unicast",)))))
+        a.announce(Route(IPv4Network((0x0A000000 + (n << 8), 24)), med=n)
+                   for n in range(count))
+        await a.start()
+        c = ScriptedPeer(a.listen_port or 0, asn=65003, local=C)
+        c.session = Session(SessionConfig(65003, IPv4Address("10.0.0.3"), hold_time=3))
+        await c.establish()
+        await a.wait_established(C, timeout=10)
+        keepalives: list[float] = []
+        notifications: list[bytes] = []
+
+        async def answer_keepalives() -> None:  # C: one KEEPALIVE back for each of A's
+            buffer = b""
+            keepalive = encode_message(Keepalive(), Negotiated.default())
+            while True:
+                data = await c.reader.read(65536)
+                if not data:
+                    return
+                messages, buffer = split_messages(buffer + data)
+                for raw in messages:
+                    if raw[18] == 4:
+                        keepalives.append(time.monotonic())
+                        c.writer.write(keepalive)
+                    elif raw[18] == 3:
+                        notifications.append(raw)
+
+        answering = asyncio.create_task(answer_keepalives())
+        growth: list[int] = []
+        done = asyncio.Event()
+
+        async def watch_adj_rib_out() -> None:  # once per turn of the event loop
+            last = 0
+            while not done.is_set():
+                size = a.status(B)[0].adj_rib_out
+                growth.append(size - last)
+                last = size
+                await asyncio.sleep(0)
+
+        b = Speaker(SpeakerConfig(65002, "10.0.0.2", peers=(PeerConfig(
+            A, 65001, port=a.listen_port, local_address=B),)))
+        watching = asyncio.create_task(watch_adj_rib_out())
+        await b.start()
+        await a.wait_established(B, timeout=10)
+        start = time.monotonic()
+        await b.wait_end_of_rib(timeout=240)
+        end = time.monotonic()
+        done.set()
+        await watching
+        seen = [start, *(t for t in keepalives if start < t < end), end]
+        out = {"seconds": end - start, "growth": max(growth), "turns": len(growth),
+               "keepalives": len(seen) - 2,
+               "gap": max(later - earlier for earlier, later in itertools.pairwise(seen)),
+               "notifications": notifications, "c": a.status(C)[0], "b": b.status()[0]}
+        answering.cancel()
+        await b.stop()
+        await a.stop()
+        return out
+
+    out = testing.run_in_netns(lambda: asyncio.run(asyncio.wait_for(body(), 300)))
+    assert out["b"].accepted_prefixes == count
+    assert out["growth"] <= TAKE_SLICE, out
+    assert out["turns"] > count // TAKE_SLICE
+    assert out["notifications"] == []
+    assert out["c"].state == "Established" and out["c"].established == 1, out
+    assert out["c"].last_error == ""
+    # A sends a KEEPALIVE a second (hold time 3 s / 3): C never waited a hold time for one
+    assert out["gap"] < 3, out
+    assert out["keepalives"] >= 1 or out["seconds"] < 2, out
 
 
 def test_blocking_facade_works_inside_a_running_loop() -> None:

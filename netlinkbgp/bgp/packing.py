@@ -96,6 +96,8 @@ def pack_updates(
         if not any(isinstance(a, NextHopAttribute) for a in attributes):
             raise LocalProtocolError("IPv4 unicast NLRI need a NEXT_HOP attribute")
         head = b"\x00\x00" + _U16.pack(len(block)) + block
+        if sum(map(len, encoded)) <= room:  # the usual few prefixes: one message
+            return [_message(head + b"".join(encoded))]
         return [_message(head + chunk) for chunk in _chunks(encoded, room)]
     probe = MpReachNlri(family, tuple(next_hops), NlriList(family))
     mp_fixed = len(probe.encode_value(ctx))  # AFI, SAFI, next hop, reserved
@@ -165,13 +167,18 @@ def pack_encoded(family: Family, block: bytes, next_hop: bytes, encoded: Sequenc
         if family != IPV4_UNICAST:
             raise LocalProtocolError(f"{family} NLRI need an MP_REACH_NLRI next hop")
         head = b"\x00\x00" + _U16.pack(len(block)) + block
+        if sum(map(len, encoded)) <= room:  # the usual few prefixes: one message
+            return [_message(head + b"".join(encoded))]
         return [_message(head + chunk) for chunk in _chunks(encoded, room)]
     mp_head = _MP_REACH_HEAD.pack(family.afi, family.safi, len(next_hop)) + next_hop + b"\x00"
     room -= 4 + len(mp_head)
     if room <= 0:
         raise LocalProtocolError("the attributes leave no room for NLRI")
+    # the usual few prefixes go in one message
+    fits = sum(map(len, encoded)) <= room
+    chunks = [b"".join(encoded)] if fits else _chunks(encoded, room)
     messages = []
-    for chunk in _chunks(encoded, room):
+    for chunk in chunks:
         attrs = _mp_attribute(AttrType.MP_REACH_NLRI, mp_head + chunk) + block
         messages.append(_message(b"\x00\x00" + _U16.pack(len(attrs)) + attrs))
     return messages

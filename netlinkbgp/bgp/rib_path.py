@@ -57,12 +57,16 @@ class PeerInfo:
         asn: the peer's AS (neighbouring AS of a path with an empty AS_PATH).
         router_id: the peer's BGP Identifier (RFC 4271 §9.1.2.2 f).
         ebgp: the session is external (RFC 4271 §9.1.2.2 d).
+        ifindex: the interface the session runs over, 0 when unknown. The peer's link-local
+            next hops (RFC 2545 §3) are on that link: routes get it as their
+            :attr:`~netlinkbgp.route.NextHop.ifindex` (the kernel needs a device for them).
     """
 
     address: IPv4Address | IPv6Address
     asn: int
     router_id: IPv4Address
     ebgp: bool
+    ifindex: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,9 +313,15 @@ class Path:
         communities = self._get(Communities)
         large = self._get(LargeCommunities)
         ext = self._get(ExtendedCommunities)
+        hops = self.next_hops
+        ifindex = self.peer.ifindex
+        if ifindex and len(self.next_hop_raw) >= 16:  # IPv6 next hops: link-local ones
+            next_hops = tuple(NextHop(a, ifindex if a.is_link_local else 0) for a in hops)
+        else:
+            next_hops = tuple(NextHop(a) for a in hops)
         return Route(
             prefix=prefix,
-            next_hops=tuple(NextHop(a) for a in self.next_hops),
+            next_hops=next_hops,
             origin=origin.origin if isinstance(origin, OriginAttribute) else Origin.IGP,
             as_path=self.as_path().asns(),
             med=med.value if isinstance(med, MultiExitDisc) else None,

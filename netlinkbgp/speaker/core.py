@@ -15,8 +15,9 @@ bytes from the socket go in, bytes and events come out, and the session's one ti
   prefix.
 
 Timer isolation (DESIGN §3): received data is handled a read (64 KiB) at a time with a yield
-to the event loop after each; UPDATEs are written a slice at a time with a drain after each;
-sinks are fed in bounded batches from their own tasks. Keepalives and the hold timer are
+to the event loop after each; the local RIB is walked (a session comes up), compared with the
+Adj-RIB-Out and cut into UPDATEs a slice at a time, with a yield after each step; sinks are
+fed in bounded batches from their own tasks. Keepalives and the hold timer are
 plain loop timers, so they never wait behind more than one such step.
 """
 
@@ -26,6 +27,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_address
 
@@ -43,7 +45,7 @@ from netlinkbgp.errors import (
 from netlinkbgp.route import Route, RouteDistinguisher, RouteEvent, RouteSink
 from netlinkbgp.speaker.feed import SinkFeed
 from netlinkbgp.speaker.out import LocalRib, key_filter, route_family, route_key
-from netlinkbgp.speaker.peer import Peer, unmapped_address
+from netlinkbgp.speaker.peer import Peer, connection_interface, unmapped_address
 from netlinkbgp.speaker_config import (
     PeerConfig,
     PeerEvent,
@@ -166,11 +168,21 @@ class Speaker:
         peername = writer.get_extra_info("peername")
         address = unmapped_address(peername[0]) if peername else ""
         peer = self._peers.get(address)
+        if peer is None and peername and len(peername) >= 4 and peername[3]:
+            # a link-local peer is configured with its scope: fe80::2%eth0 or fe80::2%3
+            with contextlib.suppress(OSError):
+                scope = peername[3]
+                peer = (self._peers.get(f"{address}%{socket.if_indextoname(scope)}")
+                        or self._peers.get(f"{address}%{scope}"))
         if peer is None:
             log.info("refusing a BGP connection from %s: not a configured peer", address)
             writer.close()
             return
-        peer.accept(reader, writer)
+        ifindex = await connection_interface(writer)
+        if self._peers.get(peer.config.address) is not peer:
+            writer.close()  # removed meanwhile
+            return
+        peer.accept(reader, writer, ifindex)
 
     # -- peers ------------------------------------------------------------------------------
 

@@ -11,10 +11,17 @@
 * Batches are cut by :meth:`PeerExport.take`, which swaps the pending changes out at once
   (later changes go to the next batch, so their order per prefix is kept) and packs them as
   many NLRI per attribute set as fit (:func:`~netlinkbgp.bgp.packing.pack_encoded`).
+* Nothing here runs long in one go (timer isolation, DESIGN §3): a walk over the whole local
+  RIB (a session comes up, the policy changed, ROUTE-REFRESH) is scheduled by
+  :meth:`PeerExport.offer_all` and done a slice at a time by :meth:`PeerExport.walk`, and
+  :meth:`PeerExport.take` turns its pending changes into UPDATEs a slice at a time, yielding
+  between slices; the caller lets the event loop run at each step.
 """
 
 from __future__ import annotations
 
+import itertools
+import struct
 from collections.abc import Callable, Iterator
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Any
@@ -53,13 +60,22 @@ from netlinkbgp.errors import InvalidValueError, LocalProtocolError
 from netlinkbgp.route import NextHop, Origin, Route
 from netlinkbgp.speaker_config import PeerConfig, PrefixFilter
 
-__all__ = ["TAKE_MESSAGES", "LocalPath", "LocalRib", "Out", "PeerExport", "key_filter",
-           "key_network", "route_family", "route_key"]
+__all__ = ["TAKE_MESSAGES", "TAKE_SLICE", "WALK_SLICE", "LocalPath", "LocalRib", "Out",
+           "PeerExport", "key_filter", "key_network", "route_family", "route_key"]
 
 Address = IPv4Address | IPv6Address
 #: Messages one :meth:`PeerExport.take` call yields before the caller writes them and lets
 #: the event loop run (about 256 KiB at 4096-octet messages: timers never wait long).
 TAKE_MESSAGES = 64
+#: Prefixes one step of :meth:`PeerExport.walk` offers. Offering is a dict store per prefix
+#: (the whole 1.17M-prefix table of ``benchmarks/gen_table.py`` took 0.76 s in one go on the
+#: 2-core VM, about 0.65 us a prefix), so a step stays around 10 ms.
+WALK_SLICE = 16384
+#: Pending changes one step of :meth:`PeerExport.take` turns into Adj-RIB-Out entries before
+#: it yields. The first prefix of an attribute set pays for encoding it (the full table,
+#: 410k sets, took 10.4 s before its first UPDATE in one go, about 9 us a prefix), so a step
+#: stays around 20-40 ms even when every prefix brings a new set.
+TAKE_SLICE = 4096
 
 
 def route_family(route: Route) -> Family:
@@ -142,6 +158,63 @@ def _strip_rds(nh: bytes) -> bytes:
     if len(nh) == 48:  # RD + global, RD + link-local
         return nh[8:24] + nh[32:]
     return nh[8:]
+
+
+#: What a peer gets for a local path: (origin, AS path, MED, LOCAL_PREF, communities,
+#: extended communities, large communities); see :meth:`PeerExport._policy`.
+_Policy = tuple[int, tuple[int, ...], int | None, int | None, tuple[int, ...],
+                tuple[bytes, ...], tuple[tuple[int, int, int], ...]]
+_U32 = struct.Struct("!I")
+#: Largest AS_PATH segment: its length is one octet (RFC 4271 §4.3).
+_MAX_SEGMENT = 255
+
+
+def _attribute(flags: int, code: int, value: bytes) -> bytes:
+    """One attribute: flags, type code, length (two octets with Extended Length)."""
+    if len(value) > 0xFF:
+        return bytes((flags | 0x10, code)) + len(value).to_bytes(2, "big") + value
+    return bytes((flags, code, len(value))) + value
+
+
+def _plain_block(policy: _Policy, next_hop: bytes) -> bytes | None:
+    """The attribute block of a path for a 4-octet-AS session, straight to bytes (the
+    attribute objects and :func:`~netlinkbgp.bgp.attributes.encode_attribute` cost ~25 us
+    per attribute set: 10 s for the 410k sets of a full table). The same octets as the
+    general encoder, in type code order: ORIGIN, AS_PATH (one AS_SEQUENCE), NEXT_HOP (IPv4
+    unicast), MULTI_EXIT_DISC, LOCAL_PREF, COMMUNITIES, EXTENDED_COMMUNITIES,
+    LARGE_COMMUNITY, each with the RFC flags (Extended Length above 255 octets).
+
+    Returns:
+        The block, or ``None`` for what it does not cover (an AS path longer than one
+        segment, a value out of range): the general encoder then decides.
+    """
+    origin, asns, med, pref, communities, ext, large = policy
+    if len(asns) > _MAX_SEGMENT:
+        return None
+    try:
+        path = (bytes((2, len(asns))) + struct.pack(f"!{len(asns)}I", *asns)) if asns else b""
+        parts = [bytes((0x40, 1, 1, origin)), _attribute(0x40, 2, path)]
+        if next_hop:
+            parts.append(b"\x40\x03\x04" + next_hop)
+        if med is not None:
+            parts.append(b"\x80\x04\x04" + _U32.pack(med))
+        if pref is not None:
+            parts.append(b"\x40\x05\x04" + _U32.pack(pref))
+        if communities:
+            parts.append(_attribute(0xC0, 8, struct.pack(f"!{len(communities)}I",
+                                                         *communities)))
+        if ext:
+            if any(len(value) != 8 for value in ext):
+                return None
+            parts.append(_attribute(0xC0, 16, b"".join(ext)))
+        if large:
+            parts.append(_attribute(0xC0, 32, struct.pack(
+                f"!{3 * len(large)}I", *itertools.chain.from_iterable(large))))
+    except (struct.error, ValueError, OverflowError):
+        return None
+    block = b"".join(parts)
+    # every attribute fits its two length octets when the whole block does
+    return block if len(block) <= 0xFFFF else None
 
 
 class LocalRib:
@@ -240,15 +313,20 @@ class PeerExport:
 
     def __init__(self, config: PeerConfig, local_asn: int, ctx: Negotiated,
                  local_address: Address | None, ebgp: bool) -> None:
-        self.config = config
+        self._configure(config)
         self.local_asn = local_asn
         self.ctx = ctx
         self.local_address = local_address
         self.ebgp = ebgp
         self.out: dict[Family, dict[int, Out]] = {}
         self.pending: dict[Family, dict[int, LocalPath | None]] = {}
-        self._cache: dict[tuple[Family, LocalPath], Out | str] = {}
+        #: walks over the local RIB scheduled by offer_all, done a step at a time by walk()
+        self._walks: list[Iterator[None]] = []
+        #: family -> local path -> what this peer gets (or why it gets nothing); per family,
+        #: so a lookup hashes the path only (a Family is a dataclass: slow to hash)
+        self._cache: dict[Family, dict[LocalPath, Out | str]] = {}
         self._outs: dict[Out, Out] = {}
+        self._next_hop_octets: dict[tuple[Family, tuple[Address, ...]], bytes] = {}
         #: counters: prefixes announced and withdrawn, UPDATEs cut
         self.advertised = 0
         self.withdrawn = 0
@@ -261,15 +339,25 @@ class PeerExport:
     def reconfigure(self, config: PeerConfig) -> None:
         """New policy values (MED, communities, next hop, filters...): every cached block is
         recomputed; the caller re-offers the routes (:meth:`offer_all`)."""
-        self.config = config
+        self._configure(config)
         self._cache.clear()
+
+    def _configure(self, config: PeerConfig) -> None:
+        """Take the policy values, parsed once (not once per attribute set)."""
+        self.config = config
+        self._added_communities = config.community_values
+        self._added_large = config.large_community_values
+        self._next_hop_v4 = IPv4Address(config.next_hop_v4) if config.next_hop_v4 else None
+        self._next_hop_v6 = IPv6Address(config.next_hop_v6) if config.next_hop_v6 else None
+        self._next_hop_v6_ll = (IPv6Address(config.next_hop_v6_link_local)
+                                if config.next_hop_v6_link_local else None)
 
     def _next_hops(self, family: Family, path: LocalPath) -> tuple[Address, ...]:
         cfg = self.config
         local = self.local_address
         if family.afi == 1:
-            if cfg.next_hop_v4:
-                return (IPv4Address(cfg.next_hop_v4),)
+            if self._next_hop_v4 is not None:
+                return (self._next_hop_v4,)
             own = [a for a in path.next_hops if a.version == 4]
             if own:
                 return (own[0],)
@@ -285,8 +373,8 @@ class PeerExport:
     def _v6_next_hops(self, path: LocalPath, local: Address | None) -> tuple[Address, ...]:
         cfg = self.config
         first: Address | None = None
-        if cfg.next_hop_v6:
-            first = IPv6Address(cfg.next_hop_v6)
+        if self._next_hop_v6 is not None:
+            first = self._next_hop_v6
         else:
             own = [a for a in path.next_hops if a.version == 6]
             if own:
@@ -297,16 +385,33 @@ class PeerExport:
             raise LocalProtocolError(
                 f"no IPv6 next hop for routes to {cfg.address}: the session runs over IPv4 "
                 "(IPv4-mapped next hops are not used); set next_hop_v6")
-        if cfg.next_hop_v6_link_local and not first.is_link_local:
-            return first, IPv6Address(cfg.next_hop_v6_link_local)
+        if self._next_hop_v6_ll is not None and not first.is_link_local:
+            return first, self._next_hop_v6_ll
         return (first,)
 
-    def _attributes(self, family: Family, path: LocalPath,
-                    next_hops: tuple[Address, ...]) -> list[Attribute]:
+    def _policy(self, path: LocalPath) -> _Policy:
+        """The attribute values this peer gets for ``path``: (origin, AS path, MED,
+        LOCAL_PREF or ``None`` towards an external peer, communities, extended communities,
+        large communities)."""
         cfg = self.config
         asns = (self.local_asn, *path.as_path) if self.ebgp else path.as_path
+        med = cfg.med if cfg.med is not None else path.med
+        pref: int | None = None
+        if not self.ebgp:  # RFC 4271 §5.1.5: LOCAL_PREF only towards internal peers
+            pref = cfg.local_pref if cfg.local_pref is not None else path.local_pref
+            if pref is None:
+                pref = DEFAULT_LOCAL_PREF
+        communities = tuple(dict.fromkeys((*path.communities, *self._added_communities)))
+        large = tuple(dict.fromkeys((*path.large_communities, *self._added_large)))
+        return (int(path.origin), asns, med, pref, communities, path.ext_communities, large)
+
+    def _attributes(self, family: Family, policy: _Policy,
+                    next_hops: tuple[Address, ...]) -> list[Attribute]:
+        """The attributes as objects: the general way (any session, any value), which
+        :func:`_plain_block` must match byte for byte where it applies."""
+        origin, asns, med, pref, communities, ext, large = policy
         as_path = AsPath.sequence(asns)
-        attrs: list[Attribute] = [OriginAttribute(Origin(path.origin))]
+        attrs: list[Attribute] = [OriginAttribute(Origin(origin))]
         if self.ctx.asn4:
             attrs.append(as_path)
         else:  # RFC 6793 §4.2.2: AS_TRANS in AS_PATH, the true path in AS4_PATH
@@ -316,18 +421,14 @@ class PeerExport:
                 attrs.append(wide)
         if family == IPV4_UNICAST and isinstance(next_hops[0], IPv4Address):
             attrs.append(NextHopAttribute(next_hops[0]))
-        med = cfg.med if cfg.med is not None else path.med
         if med is not None:
             attrs.append(MultiExitDisc(med))
-        if not self.ebgp:  # RFC 4271 §5.1.5: LOCAL_PREF only towards internal peers
-            pref = cfg.local_pref if cfg.local_pref is not None else path.local_pref
-            attrs.append(LocalPref(DEFAULT_LOCAL_PREF if pref is None else pref))
-        communities = tuple(dict.fromkeys((*path.communities, *cfg.community_values)))
+        if pref is not None:
+            attrs.append(LocalPref(pref))
         if communities:
             attrs.append(Communities(communities))
-        if path.ext_communities:
-            attrs.append(ExtendedCommunities(path.ext_communities))
-        large = tuple(dict.fromkeys((*path.large_communities, *cfg.large_community_values)))
+        if ext:
+            attrs.append(ExtendedCommunities(ext))
         if large:
             attrs.append(LargeCommunities(large))
         # RFC 4271 §5: "the sender SHOULD order path attributes by type code"
@@ -341,26 +442,47 @@ class PeerExport:
             LocalProtocolError: the route cannot be sent to this peer (no usable next hop,
                 a value the session cannot carry); the message says why.
         """
-        cached = self._cache.get((family, path))
+        cache = self._cache.get(family)
+        if cache is None:
+            cache = self._cache[family] = {}
+        cached = cache.get(path)
         if isinstance(cached, str):
             raise LocalProtocolError(cached)
         if cached is not None:
             return cached
+        return self._encode(family, path, cache)
+
+    def _encode(self, family: Family, path: LocalPath, cache: dict[LocalPath, Out | str]) -> Out:
+        """Encode (the cache missed) and remember the result, or the reason there is none."""
         try:
             next_hops = self._next_hops(family, path)
-            attrs = self._attributes(family, path, next_hops)
-            block = b"".join(encode_attribute(a, self.ctx) for a in attrs)
+            policy = self._policy(path)
+            v4_hop = family == IPV4_UNICAST and isinstance(next_hops[0], IPv4Address)
+            block = None
+            if self.ctx.asn4:  # the usual session: straight to bytes
+                block = _plain_block(policy, next_hops[0].packed if v4_hop else b"")
+            if block is None:
+                attrs = self._attributes(family, policy, next_hops)
+                block = b"".join(encode_attribute(a, self.ctx) for a in attrs)
             nh = b""
-            if family != IPV4_UNICAST or not isinstance(next_hops[0], IPv4Address):
-                value = MpReachNlri(family, next_hops, NlriList(family)).encode_value(self.ctx)
-                nh = value[4:-1]  # AFI, SAFI, length ... reserved octet, no NLRI
+            if not v4_hop:
+                nh = self._mp_next_hop(family, next_hops)
         except LocalProtocolError as exc:
-            self._cache[(family, path)] = str(exc)
+            cache[path] = str(exc)
             raise
         out: Out = (block, nh, path.labels)
         out = self._outs.setdefault(out, out)
-        self._cache[(family, path)] = out
+        cache[path] = out
         return out
+
+    def _mp_next_hop(self, family: Family, next_hops: tuple[Address, ...]) -> bytes:
+        """The MP_REACH_NLRI next hop octets (shared by most paths: encoded once)."""
+        nh = self._next_hop_octets.get((family, next_hops))
+        if nh is None:
+            value = MpReachNlri(family, next_hops, NlriList(family)).encode_value(self.ctx)
+            nh = value[4:-1]  # AFI, SAFI, length ... reserved octet, no NLRI
+            self._next_hop_octets[(family, next_hops)] = nh
+        return nh
 
     # -- changes -------------------------------------------------------------------------
 
@@ -384,20 +506,79 @@ class PeerExport:
         pending[key] = path
 
     def offer_all(self, rib: LocalRib, family: Family | None = None) -> None:
-        """Re-evaluate every prefix: the whole local RIB, plus what this peer holds now
-        (so that prefixes no longer exported are withdrawn)."""
-        for fam, table in rib.tables.items():
+        """Schedule a re-evaluation of every prefix (of ``family``, or of all): the whole
+        local RIB, plus what this peer holds (so that prefixes no longer exported are
+        withdrawn). Nothing is offered yet: :meth:`walk` does it a slice at a time.
+
+        A walk over every family replaces the walks not finished yet (it covers them)."""
+        walk = self._walk(rib, family)
+        if family is None:
+            self._walks = [walk]
+        else:
+            self._walks.append(walk)
+
+    def walking(self) -> bool:
+        """Whether a walk scheduled by :meth:`offer_all` is not finished."""
+        return bool(self._walks)
+
+    def walk(self) -> bool:
+        """One step of the scheduled walks: offer up to :data:`WALK_SLICE` prefixes.
+
+        Returns:
+            Whether there is more to walk (call again after letting the loop run).
+        """
+        while self._walks:
+            try:
+                next(self._walks[0])
+            except StopIteration:
+                self._walks.pop(0)
+            else:
+                return True
+        return False
+
+    def _walk(self, rib: LocalRib, family: Family | None) -> Iterator[None]:
+        """Offer every prefix of the local RIB, then withdraw what this peer holds and the
+        local RIB no longer has; yields after each :data:`WALK_SLICE` prefixes.
+
+        The tables may change between steps (announce, withdraw): each family's keys are
+        copied when its turn comes, and every prefix is offered with what the local RIB
+        holds *when it is offered*. So a prefix announced or withdrawn meanwhile (offered
+        at once by the Speaker) is never offered with an older state, and a prefix
+        announced after the copy was offered by the Speaker already."""
+        for fam in list(rib.tables):
+            if (family is not None and fam != family) or fam not in self.ctx.families:
+                continue
+            keys = list(rib.tables[fam])
+            for start in range(0, len(keys), WALK_SLICE):
+                self._offer_current(fam, keys[start:start + WALK_SLICE], rib)
+                yield
+        for fam in list(self.out):
             if family is not None and fam != family:
                 continue
-            for key, path in table.items():
-                self.offer(fam, key, path)
-        for fam, out in self.out.items():
-            if family is not None and fam != family:
-                continue
-            table = rib.tables.get(fam, {})
-            for key in out:
-                if key not in table:
-                    self.offer(fam, key, None)
+            keys = list(self.out[fam])
+            for start in range(0, len(keys), WALK_SLICE):
+                table = rib.tables.get(fam, {})
+                self._offer_current(fam, [k for k in keys[start:start + WALK_SLICE]
+                                          if k not in table], rib)
+                yield
+
+    def _offer_current(self, family: Family, keys: list[int], rib: LocalRib) -> None:
+        """:meth:`offer` each key with the local RIB's current path (``None``: withdrawn)."""
+        if not keys:
+            return
+        table = rib.tables.get(family, {})
+        pending = self.pending.get(family)
+        if pending is None:
+            pending = self.pending[family] = {}
+        flt = self.config.export_filter
+        if not flt:  # the usual case, at C speed
+            pending.update(zip(keys, map(table.get, keys), strict=True))
+            return
+        for key in keys:
+            path = table.get(key)
+            if path is not None and not flt.allows(key_network(family, key)):
+                path = None
+            pending[key] = path
 
     def resend(self, family: Family) -> None:
         """Send every prefix of a family again (an answer to ROUTE-REFRESH, RFC 2918 §4):
@@ -407,44 +588,63 @@ class PeerExport:
             out[key] = _RESEND
 
     def has_pending(self) -> bool:
-        """Whether :meth:`take` has something to cut."""
-        return any(self.pending.values())
+        """Whether :meth:`walk` or :meth:`take` has something to do."""
+        return bool(self._walks) or any(self.pending.values())
 
     def take(self) -> Iterator[list[bytes]]:
-        """Cut the pending changes into UPDATEs, in slices of about :data:`TAKE_MESSAGES`.
+        """Cut the pending changes into UPDATEs, a slice at a time.
 
-        The pending changes are swapped out at once and the Adj-RIB-Out updated, so changes
-        made while the caller writes the slices go to the next call.
+        The pending changes are swapped out at once, so changes made while the caller writes
+        the slices go to the next call (their order per prefix is kept). Each change is
+        first compared with the Adj-RIB-Out, which is updated at once (:data:`TAKE_SLICE`
+        changes per step), then the UPDATEs are packed, as many prefixes per attribute set
+        as fit, and yielded about :data:`TAKE_MESSAGES` at a time.
 
         Yields:
-            Lists of whole UPDATE messages; the caller writes each before asking for the next.
+            Lists of whole UPDATE messages, possibly empty (a step with nothing to write
+            yet); the caller writes each and lets the event loop run before the next.
         """
         pending, self.pending = self.pending, {}
         plans: list[tuple[Family, list[int], dict[Out, list[int]]]] = []
+        budget = TAKE_SLICE
         for family, changes in pending.items():
             out = self.out.setdefault(family, {})
+            cache = self._cache.get(family)
+            if cache is None:
+                cache = self._cache[family] = {}
             withdraw: list[int] = []
             groups: dict[Out, list[int]] = {}
             for key, path in changes.items():
                 new: Out | None = None
                 if path is not None:
-                    try:
-                        new = self.encode(family, path)
-                    except LocalProtocolError as exc:
-                        self.last_error = str(exc)
-                current = out.get(key)
-                if new is current:
-                    continue
-                if new is None:
-                    del out[key]
-                    withdraw.append(key)
-                else:
-                    out[key] = new
-                    keys = groups.get(new)
-                    if keys is None:
-                        groups[new] = [key]
+                    found = cache.get(path)
+                    if found is None:
+                        try:
+                            found = self._encode(family, path, cache)
+                        except LocalProtocolError as exc:
+                            found = str(exc)
+                    if isinstance(found, str):  # no route to this peer (no next hop...)
+                        self.last_error = found
                     else:
-                        keys.append(key)
+                        new = found
+                current = out.get(key)
+                if new is not current:
+                    if new is None:
+                        del out[key]
+                        withdraw.append(key)
+                    else:
+                        out[key] = new
+                        keys = groups.get(new)
+                        if keys is None:
+                            groups[new] = [key]
+                        else:
+                            keys.append(key)
+                budget -= 1
+                if not budget:
+                    budget = TAKE_SLICE
+                    yield []
+                    # reconfigure() may have dropped the cache meanwhile
+                    cache = self._cache.setdefault(family, {})
             plans.append((family, withdraw, groups))
         batch: list[bytes] = []
         for family, withdraw, groups in plans:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
+import socket
 import time
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import TYPE_CHECKING, Any
@@ -20,7 +22,16 @@ from netlinkbgp.bgp.capabilities import (
     Negotiated,
 )
 from netlinkbgp.bgp.capabilities import RouteRefresh as RouteRefreshCapability
-from netlinkbgp.bgp.constants import AFI, CeaseSubcode, ErrorCode
+from netlinkbgp.bgp.constants import (
+    AFI,
+    CeaseSubcode,
+    ErrorCode,
+    FsmErrorSubcode,
+    MessageHeaderSubcode,
+    OpenSubcode,
+    RouteRefreshErrorSubcode,
+    UpdateSubcode,
+)
 from netlinkbgp.bgp.messages import (
     Notification,
     Open,
@@ -53,6 +64,7 @@ from netlinkbgp.errors import (
     RemoteProtocolError,
     TransportError,
 )
+from netlinkbgp.netlink_io import NetlinkSocket
 from netlinkbgp.speaker.out import PeerExport, key_filter
 from netlinkbgp.speaker_config import (
     PeerConfig,
@@ -65,7 +77,7 @@ from netlinkbgp.speaker_config import (
 if TYPE_CHECKING:
     from netlinkbgp.speaker.core import Speaker
 
-__all__ = ["Peer", "unmapped_address"]
+__all__ = ["Peer", "connection_interface", "unmapped_address"]
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +158,8 @@ class Peer:
         self.last_subcode = 0
         self.last_sent = False
         self.local_address = ""
+        #: the interface of the current connection (0: unknown), see connection_interface
+        self.ifindex = 0
         self.advertised_total = 0
         self.withdrawn_total = 0
 
@@ -244,15 +258,18 @@ class Peer:
                 self.session.connection_lost(self.now)
                 self.pump()
             return
+        ifindex = await connection_interface(writer)
         if self.session.state is not State.CONNECT or self.writer is not None:
             writer.close()  # an incoming connection won meanwhile, or we were stopped
             return
-        self._attach(reader, writer, outgoing=True)
+        self._attach(reader, writer, outgoing=True, ifindex=ifindex)
         self.session.connection_made(self.now, outgoing=True)
         self.pump()
 
-    def accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """An incoming connection from this peer."""
+    def accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+               ifindex: int = 0) -> None:
+        """An incoming connection from this peer (``ifindex``: its interface, see
+        :func:`connection_interface`)."""
         state = self.session.state
         if self.stopped:
             writer.close()
@@ -265,16 +282,16 @@ class Peer:
             self._error("peer reconnected (graceful restart)")
             self.session.connection_lost(self.now)
             self.pump()
-            self._adopt(reader, writer, b"")
+            self._adopt(reader, writer, b"", ifindex)
         elif state in (State.OPENSENT, State.OPENCONFIRM):
-            self._spawn(self._collision(reader, writer), "collision")
+            self._spawn(self._collision(reader, writer, ifindex), "collision")
         elif self.writer is not None and state is not State.IDLE:
             self._refuse(writer)
         else:
-            self._adopt(reader, writer, b"")
+            self._adopt(reader, writer, b"", ifindex)
 
     async def _collision(self, reader: asyncio.StreamReader,
-                         writer: asyncio.StreamWriter) -> None:
+                         writer: asyncio.StreamWriter, ifindex: int) -> None:
         """RFC 4271 §6.8: two connections with one peer. Read the new one's OPEN for the
         peer's BGP identifier, then keep the connection opened by the higher identifier."""
         buffer = b""
@@ -303,16 +320,16 @@ class Peer:
                 return
             self.session.collision_dump(self.now)
             self.pump()
-        self._adopt(reader, writer, buffer)
+        self._adopt(reader, writer, buffer, ifindex)
 
     def _adopt(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-               received: bytes) -> None:
+               received: bytes, ifindex: int) -> None:
         """Make an incoming connection the session's connection."""
         if self.session.state is State.IDLE:
             self.session.start(self.now, passive=True)
         if self.writer is not None:  # a connection attempt of ours in flight
             self._drop_connection()
-        self._attach(reader, writer, outgoing=False)
+        self._attach(reader, writer, outgoing=False, ifindex=ifindex)
         self.session.connection_made(self.now, outgoing=False)
         if received:
             self.session.receive_data(received, self.now)
@@ -326,8 +343,9 @@ class Peer:
         writer.close()
 
     def _attach(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                outgoing: bool) -> None:
+                outgoing: bool, ifindex: int) -> None:
         self.reader, self.writer, self.outgoing = reader, writer, outgoing
+        self.ifindex = ifindex
         self.connections += 1
         self.notified = False
         sockname = writer.get_extra_info("sockname")
@@ -406,16 +424,19 @@ class Peer:
             "notification-sent" if sent else "notification-received", self.config.address,
             time.time(), self.session.state.value, code=notification.code,
             subcode=notification.subcode, text=text))
-        # A planned shutdown (Cease / administrative shutdown or reset) is not a warning.
-        planned = notification.code == ErrorCode.CEASE and notification.subcode in (
-            CeaseSubcode.ADMINISTRATIVE_SHUTDOWN, CeaseSubcode.ADMINISTRATIVE_RESET)
+        # Closing a session on purpose (ours: stop, remove_peer; or the peer's administrative
+        # shutdown or reset) is no warning.
+        planned = (sent and self.stopped) or (notification.code == ErrorCode.CEASE and (
+            notification.subcode in (CeaseSubcode.ADMINISTRATIVE_SHUTDOWN,
+                                     CeaseSubcode.ADMINISTRATIVE_RESET)))
         log.log(logging.INFO if planned else logging.WARNING, "peer %s: %s", self.config.name,
                 text)
 
     def _established(self, negotiated: Negotiated, event: Established) -> None:
         remote = event.remote_open
         ebgp = negotiated.peer_asn != self.local_asn
-        info = PeerInfo(ip_address(self.config.address), negotiated.peer_asn, remote.bgp_id, ebgp)
+        info = PeerInfo(ip_address(self.config.address), negotiated.peer_asn, remote.bgp_id, ebgp,
+                        self.ifindex)
         self.peer_info = info
         self.established_at = time.time()
         self.established_count += 1
@@ -541,19 +562,33 @@ class Peer:
             self.dirty.set()
 
     async def _flush_task(self) -> None:
-        """Write pending changes while the session lasts; End-of-RIB after the first round."""
+        """Write pending changes while the session lasts; End-of-RIB after the first round.
+
+        Each step (a slice of a walk over the local RIB, a slice of changes compared with
+        the Adj-RIB-Out, a batch of UPDATEs) is followed by a turn of the event loop, so
+        other sessions' keepalives and hold timers never wait behind a whole table."""
         export = self.export
         while export is not None and export is self.export:
             await self.dirty.wait()
+            if export is not self.export:
+                return  # the session went; the flag is for the next session's task
             self.dirty.clear()
             self.flushing = True
             try:
+                # The whole walk first, then one take: UPDATEs pack prefixes of the whole
+                # table per attribute set, and End-of-RIB follows the whole table.
+                while export.walk():
+                    await asyncio.sleep(0)
+                    if export is not self.export:
+                        return
                 for batch in export.take():
                     if export is not self.export or self.writer is None:
                         return
-                    self.session.send_raw(batch, self.now)
-                    self.pump()
-                    await self.writer.drain()
+                    if batch:
+                        self.session.send_raw(batch, self.now)
+                        self.pump()
+                        await self.writer.drain()
+                    await asyncio.sleep(0)  # drain() returns at once below the high mark
                 if export is not self.export:
                     return
                 self.initial_sent = True
@@ -665,6 +700,39 @@ class Peer:
         )
 
 
+async def connection_interface(writer: asyncio.StreamWriter) -> int:
+    """The index of the interface a connection's local address is on, 0 when unknown.
+
+    A link-local connection names it in its scope id. Otherwise the interface holding the
+    local address is looked up (one rtnetlink address dump, a millisecond; it runs before
+    the session starts, so the first route received already has it). A peer on a shared
+    link sends its link-local next hop with its global one (RFC 2545 §3): that link is the
+    one our local address of the session is on.
+    """
+    sockname = writer.get_extra_info("sockname")
+    if not sockname:
+        return 0
+    if len(sockname) >= 4 and sockname[3]:
+        return int(sockname[3])
+    try:
+        local = ip_address(unmapped_address(sockname[0]))
+    except ValueError:
+        return 0
+    if local.is_unspecified or local.is_loopback:
+        return 0
+    family = socket.AF_INET if local.version == 4 else socket.AF_INET6
+    try:
+        async with NetlinkSocket() as netlink:
+            addresses = await netlink.dump_addresses(family)
+    except (NetlinkBGPError, OSError) as exc:  # no rtnetlink here: routes go without it
+        log.info("no interface for %s: %s", local, exc)
+        return 0
+    for message in addresses:
+        if message.address == local:
+            return message.ifindex
+    return 0
+
+
 def unmapped_address(text: str) -> str:
     """A socket address without scope id, an IPv4-mapped IPv6 address (a dual-stack socket)
     as IPv4. Python 3.11 prints ``::ffff:10.0.0.1`` as ``::ffff:a00:1``: read the mapping
@@ -675,12 +743,37 @@ def unmapped_address(text: str) -> str:
     return str(address)
 
 
+#: The subcode names of each error code, for messages (RFC 4271 §4.5 and the RFCs cited by
+#: each enum).
+_SUBCODES: dict[int, type[enum.IntEnum]] = {
+    ErrorCode.MESSAGE_HEADER_ERROR: MessageHeaderSubcode,
+    ErrorCode.OPEN_MESSAGE_ERROR: OpenSubcode,
+    ErrorCode.UPDATE_MESSAGE_ERROR: UpdateSubcode,
+    ErrorCode.FSM_ERROR: FsmErrorSubcode,
+    ErrorCode.CEASE: CeaseSubcode,
+    ErrorCode.ROUTE_REFRESH_MESSAGE_ERROR: RouteRefreshErrorSubcode,
+}
+
+
+def _error_name(code: int, subcode: int) -> str:
+    """``OPEN_MESSAGE_ERROR / BAD_PEER_AS``: the names of a code and subcode, numbers for
+    values no enum knows."""
+    try:
+        name = ErrorCode(code).name
+    except ValueError:
+        return str(code)
+    subcodes = _SUBCODES.get(code)
+    if subcodes is None:  # Hold Timer Expired has no subcodes
+        return name
+    try:
+        return f"{name} / {subcodes(subcode).name}"
+    except ValueError:
+        return f"{name} / {subcode}"
+
+
 def _describe(notification: Notification, sent: bool) -> str:
     who = "sent" if sent else "received"
-    try:
-        name = ErrorCode(notification.code).name
-    except ValueError:
-        name = str(notification.code)
+    name = _error_name(notification.code, notification.subcode)
     text = f"NOTIFICATION {who}: {name} (code {notification.code}, subcode {notification.subcode})"
     if notification.code == ErrorCode.CEASE and notification.data and notification.subcode in (
             CeaseSubcode.ADMINISTRATIVE_SHUTDOWN, CeaseSubcode.ADMINISTRATIVE_RESET):
@@ -689,5 +782,3 @@ def _describe(notification: Notification, sent: bool) -> str:
         message = notification.data[1 : 1 + length].decode("utf-8", "replace")
         text += f": {message}"
     return text
-
-

@@ -35,6 +35,7 @@ def route_data(route: Route | None) -> dict[str, Any] | None:
     return {
         "prefix": str(route.prefix),
         "next_hops": [str(hop.address) for hop in route.next_hops],
+        "ifindexes": [hop.ifindex for hop in route.next_hops],
         "as_path": list(route.as_path),
         "origin": route.origin.name,
         "med": route.med,

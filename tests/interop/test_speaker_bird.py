@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 from ipaddress import ip_network
 from typing import Any
 
@@ -92,7 +93,8 @@ async def _exchange(topo: Topology, bird: Bird, role: str) -> dict[str, Any]:
                 "ours6": route_data(sp.best(BIRD_V6.prefix)),
                 "bird4": bird4, "bird6": bird6, "status": statuses(sp),
                 "bird_info": bird.protocol_info("ours6"),
-                "bird_state": bird.protocol_state("ours4")}
+                "bird_state": bird.protocol_state("ours4"),
+                "ifindex": socket.if_nametoindex(topo.if_ours)}
 
 
 @pytest.mark.parametrize("role", ["active", "passive"])
@@ -130,6 +132,10 @@ def test_sessions_and_attributes_both_ways(role: str) -> None:
     # RFC 2545 on a shared link: BIRD sends its global and its link-local address.
     assert topo.daemon_v6 in ours6["next_hops"], ours6
     assert topo.daemon_ll in ours6["next_hops"], ours6
+    # ... and the link-local one comes with our interface on that link (the one holding our
+    # session address), the global one without
+    hops = dict(zip(ours6["next_hops"], ours6["ifindexes"], strict=True))
+    assert hops == {topo.daemon_v6: 0, topo.daemon_ll: got["ifindex"]}, ours6
 
     # Our routes as BIRD parsed them (a 4-byte AS in the path).
     bird4 = _one(got["bird4"], "10.1.0.0/24")
