@@ -172,6 +172,16 @@ _Policy = tuple[int, tuple[int, ...], int | None, int | None, tuple[int, ...],
 _U32 = struct.Struct("!I")
 #: Largest AS_PATH segment: its length is one octet (RFC 4271 §4.3).
 _MAX_SEGMENT = 255
+#: ``pack`` of ``n`` 32-bit numbers, for the usual counts (AS numbers of a segment,
+#: communities); a format string per call costs as much as the packing.
+_PACK_U32S = [struct.Struct(f"!{n}I").pack for n in range(_MAX_SEGMENT + 1)]
+#: ORIGIN attributes: IGP, EGP, INCOMPLETE (RFC 4271 §5.1.1).
+_ORIGINS = [bytes((0x40, 1, 1, origin)) for origin in range(3)]
+
+
+def _u32s(values: tuple[int, ...]) -> bytes:
+    n = len(values)
+    return _PACK_U32S[n](*values) if n <= _MAX_SEGMENT else struct.pack(f"!{n}I", *values)
 
 
 def _attribute(flags: int, code: int, value: bytes) -> bytes:
@@ -194,11 +204,17 @@ def _plain_block(policy: _Policy, next_hop: bytes) -> bytes | None:
         segment, a value out of range): the general encoder then decides.
     """
     origin, asns, med, pref, communities, ext, large = policy
-    if len(asns) > _MAX_SEGMENT:
+    count = len(asns)
+    if count > _MAX_SEGMENT or not 0 <= origin <= 2:
         return None
     try:
-        path = (bytes((2, len(asns))) + struct.pack(f"!{len(asns)}I", *asns)) if asns else b""
-        parts = [bytes((0x40, 1, 1, origin)), _attribute(0x40, 2, path)]
+        if not count:
+            as_path = b"\x40\x02\x00"
+        elif count <= 63:  # 2 + 4 * 63 octets: the one-octet length still holds
+            as_path = bytes((0x40, 2, 2 + 4 * count, 2, count)) + _PACK_U32S[count](*asns)
+        else:
+            as_path = _attribute(0x40, 2, bytes((2, count)) + _PACK_U32S[count](*asns))
+        parts = [_ORIGINS[origin], as_path]
         if next_hop:
             parts.append(b"\x40\x03\x04" + next_hop)
         if med is not None:
@@ -206,15 +222,14 @@ def _plain_block(policy: _Policy, next_hop: bytes) -> bytes | None:
         if pref is not None:
             parts.append(b"\x40\x05\x04" + _U32.pack(pref))
         if communities:
-            parts.append(_attribute(0xC0, 8, struct.pack(f"!{len(communities)}I",
-                                                         *communities)))
+            parts.append(_attribute(0xC0, 8, _u32s(communities)))
         if ext:
             if any(len(value) != 8 for value in ext):
                 return None
             parts.append(_attribute(0xC0, 16, b"".join(ext)))
         if large:
-            parts.append(_attribute(0xC0, 32, struct.pack(
-                f"!{3 * len(large)}I", *itertools.chain.from_iterable(large))))
+            parts.append(_attribute(0xC0, 32, _u32s(tuple(itertools.chain.from_iterable(
+                large)))))
     except (struct.error, ValueError, OverflowError):
         return None
     block = b"".join(parts)
@@ -363,7 +378,7 @@ class PeerExport:
         if family.afi == 1:
             if self._next_hop_v4 is not None:
                 return (self._next_hop_v4,)
-            own = [a for a in path.next_hops if a.version == 4]
+            own = [a for a in path.next_hops if a.version == 4] if path.next_hops else None
             if own:
                 return (own[0],)
             if isinstance(local, IPv4Address):
@@ -381,7 +396,7 @@ class PeerExport:
         if self._next_hop_v6 is not None:
             first = self._next_hop_v6
         else:
-            own = [a for a in path.next_hops if a.version == 6]
+            own = [a for a in path.next_hops if a.version == 6] if path.next_hops else None
             if own:
                 first = own[0]
             elif isinstance(local, IPv6Address):
@@ -406,8 +421,12 @@ class PeerExport:
             pref = cfg.local_pref if cfg.local_pref is not None else path.local_pref
             if pref is None:
                 pref = DEFAULT_LOCAL_PREF
-        communities = tuple(dict.fromkeys((*path.communities, *self._added_communities)))
-        large = tuple(dict.fromkeys((*path.large_communities, *self._added_large)))
+        communities = path.communities
+        if self._added_communities or len(communities) > 1:  # merged, without repeats
+            communities = tuple(dict.fromkeys((*communities, *self._added_communities)))
+        large = path.large_communities
+        if self._added_large or len(large) > 1:
+            large = tuple(dict.fromkeys((*large, *self._added_large)))
         return (int(path.origin), asns, med, pref, communities, path.ext_communities, large)
 
     def _attributes(self, family: Family, policy: _Policy,
@@ -462,7 +481,8 @@ class PeerExport:
         try:
             next_hops = self._next_hops(family, path)
             policy = self._policy(path)
-            v4_hop = family == IPV4_UNICAST and isinstance(next_hops[0], IPv4Address)
+            v4_hop = (family is IPV4_UNICAST or family == IPV4_UNICAST) and isinstance(
+                next_hops[0], IPv4Address)
             block = None
             if self.ctx.asn4:  # the usual session: straight to bytes
                 block = _plain_block(policy, next_hops[0].packed if v4_hop else b"")
@@ -664,9 +684,11 @@ class PeerExport:
             self.withdrawn += len(withdraw)
             batch += pack_encoded_withdrawals(family, self._nlri(family, withdraw, (), True),
                                               self.ctx)
+        plain, bits = not family.has_labels, family.max_length
         for (block, nh, labels), keys in groups.items():
             self.advertised += len(keys)
-            batch += pack_encoded(family, block, nh, self._nlri(family, keys, labels), self.ctx)
+            nlri = encode_unicast_keys(keys, bits) if plain else self._nlri(family, keys, labels)
+            batch += pack_encoded(family, block, nh, nlri, self.ctx)
             if len(batch) >= TAKE_MESSAGES:
                 self.updates += len(batch)
                 yield batch
