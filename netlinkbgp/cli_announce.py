@@ -3,8 +3,8 @@
 Establish a session with one peer, announce the prefixes, stay until SIGINT/SIGTERM or
 ``--for SECONDS``, withdraw them, close the session, and exit with a status that says what
 happened: 0 announced and withdrawn cleanly; 4 the session could not be established (the
-reason is printed: connection refused, NOTIFICATION received with its code/subcode...); 5 the
-session was lost while the routes were announced; 2 bad usage.
+reason goes to standard error: connection refused, NOTIFICATION received with its
+code/subcode...); 5 the session was lost while the routes were announced; 2 bad usage.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ EXIT_NOT_ESTABLISHED = 4
 EXIT_LOST = 5
 
 ANNOUNCE_HELP = """\
-exit status: 0 announced and withdrawn cleanly; 4 not established (reason printed);
-5 the session was lost while announcing; 2 bad usage.
+exit status: 0 announced and withdrawn cleanly; 4 not established; 5 the session was
+lost while announcing (for 4 and 5 the reason goes to standard error); 2 bad usage.
 
 examples:
   netlinkbgp announce 192.0.2.10/32 --peer 10.0.0.1 --local-as 65001 --peer-as 65000

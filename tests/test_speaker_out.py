@@ -27,12 +27,14 @@ LOCAL = IPv4Address("192.0.2.2")
 #: Small slices, so that a few hundred prefixes take many steps.
 WALK_SLICE = 16
 TAKE_SLICE = 8
+TAKE_WINDOW = 24
 
 
 @pytest.fixture(autouse=True)
 def _small_slices(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(out_module, "WALK_SLICE", WALK_SLICE)
     monkeypatch.setattr(out_module, "TAKE_SLICE", TAKE_SLICE)
+    monkeypatch.setattr(out_module, "TAKE_WINDOW", TAKE_WINDOW)
 
 
 def _route(n: int, med: int) -> Route:
@@ -127,8 +129,11 @@ def test_the_walk_is_sliced_and_every_prefix_is_offered_once_it_ends() -> None:
     assert walked == 100 // WALK_SLICE + 1
     assert len(h.export.pending[IPV4_UNICAST]) == 100
     steps = list(h.steps())
-    # 100 changes: a step every TAKE_SLICE of them before the UPDATEs (one attribute set)
-    assert steps.count("take") == 100 // TAKE_SLICE + 1
+    # 100 changes: a step every TAKE_SLICE of them, plus the UPDATEs of each TAKE_WINDOW
+    # (one attribute set: one UPDATE a window)
+    windows = -(-100 // TAKE_WINDOW)
+    assert steps.count("take") == 100 // TAKE_SLICE + windows
+    assert h.export.updates == windows
     h.check()
 
 

@@ -164,7 +164,7 @@ def pack_encoded(family: Family, block: bytes, next_hop: bytes, encoded: Sequenc
     """
     room = ctx.max_message_size - HEADER_SIZE - 4 - len(block)
     if not next_hop:
-        if family != IPV4_UNICAST:
+        if family is not IPV4_UNICAST and family != IPV4_UNICAST:
             raise LocalProtocolError(f"{family} NLRI need an MP_REACH_NLRI next hop")
         head = b"\x00\x00" + _U16.pack(len(block)) + block
         if sum(map(len, encoded)) <= room:  # the usual few prefixes: one message

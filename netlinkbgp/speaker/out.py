@@ -60,8 +60,8 @@ from netlinkbgp.errors import InvalidValueError, LocalProtocolError
 from netlinkbgp.route import NextHop, Origin, Route
 from netlinkbgp.speaker_config import PeerConfig, PrefixFilter
 
-__all__ = ["TAKE_MESSAGES", "TAKE_SLICE", "WALK_SLICE", "LocalPath", "LocalRib", "Out",
-           "PeerExport", "key_filter", "key_network", "route_family", "route_key"]
+__all__ = ["TAKE_MESSAGES", "TAKE_SLICE", "TAKE_WINDOW", "WALK_SLICE", "LocalPath", "LocalRib",
+           "Out", "PeerExport", "key_filter", "key_network", "route_family", "route_key"]
 
 Address = IPv4Address | IPv6Address
 #: Messages one :meth:`PeerExport.take` call yields before the caller writes them and lets
@@ -76,6 +76,11 @@ WALK_SLICE = 16384
 #: 410k sets, took 10.4 s before its first UPDATE in one go, about 9 us a prefix), so a step
 #: stays around 20-40 ms even when every prefix brings a new set.
 TAKE_SLICE = 4096
+#: Compared changes after which :meth:`PeerExport.take` packs and yields their UPDATEs (a
+#: multiple of :data:`TAKE_SLICE`), so the first UPDATEs of a large table leave while the
+#: rest is compared (the whole 1.17M-prefix table took ~3 s to compare). Prefixes of one
+#: attribute set further apart than this in the pending changes go in separate UPDATEs.
+TAKE_WINDOW = 16 * TAKE_SLICE
 
 
 def route_family(route: Route) -> Family:
@@ -167,6 +172,16 @@ _Policy = tuple[int, tuple[int, ...], int | None, int | None, tuple[int, ...],
 _U32 = struct.Struct("!I")
 #: Largest AS_PATH segment: its length is one octet (RFC 4271 §4.3).
 _MAX_SEGMENT = 255
+#: ``pack`` of ``n`` 32-bit numbers, for the usual counts (AS numbers of a segment,
+#: communities); a format string per call costs as much as the packing.
+_PACK_U32S = [struct.Struct(f"!{n}I").pack for n in range(_MAX_SEGMENT + 1)]
+#: ORIGIN attributes: IGP, EGP, INCOMPLETE (RFC 4271 §5.1.1).
+_ORIGINS = [bytes((0x40, 1, 1, origin)) for origin in range(3)]
+
+
+def _u32s(values: tuple[int, ...]) -> bytes:
+    n = len(values)
+    return _PACK_U32S[n](*values) if n <= _MAX_SEGMENT else struct.pack(f"!{n}I", *values)
 
 
 def _attribute(flags: int, code: int, value: bytes) -> bytes:
@@ -189,11 +204,17 @@ def _plain_block(policy: _Policy, next_hop: bytes) -> bytes | None:
         segment, a value out of range): the general encoder then decides.
     """
     origin, asns, med, pref, communities, ext, large = policy
-    if len(asns) > _MAX_SEGMENT:
+    count = len(asns)
+    if count > _MAX_SEGMENT or not 0 <= origin <= 2:
         return None
     try:
-        path = (bytes((2, len(asns))) + struct.pack(f"!{len(asns)}I", *asns)) if asns else b""
-        parts = [bytes((0x40, 1, 1, origin)), _attribute(0x40, 2, path)]
+        if not count:
+            as_path = b"\x40\x02\x00"
+        elif count <= 63:  # 2 + 4 * 63 octets: the one-octet length still holds
+            as_path = bytes((0x40, 2, 2 + 4 * count, 2, count)) + _PACK_U32S[count](*asns)
+        else:
+            as_path = _attribute(0x40, 2, bytes((2, count)) + _PACK_U32S[count](*asns))
+        parts = [_ORIGINS[origin], as_path]
         if next_hop:
             parts.append(b"\x40\x03\x04" + next_hop)
         if med is not None:
@@ -201,15 +222,14 @@ def _plain_block(policy: _Policy, next_hop: bytes) -> bytes | None:
         if pref is not None:
             parts.append(b"\x40\x05\x04" + _U32.pack(pref))
         if communities:
-            parts.append(_attribute(0xC0, 8, struct.pack(f"!{len(communities)}I",
-                                                         *communities)))
+            parts.append(_attribute(0xC0, 8, _u32s(communities)))
         if ext:
             if any(len(value) != 8 for value in ext):
                 return None
             parts.append(_attribute(0xC0, 16, b"".join(ext)))
         if large:
-            parts.append(_attribute(0xC0, 32, struct.pack(
-                f"!{3 * len(large)}I", *itertools.chain.from_iterable(large))))
+            parts.append(_attribute(0xC0, 32, _u32s(tuple(itertools.chain.from_iterable(
+                large)))))
     except (struct.error, ValueError, OverflowError):
         return None
     block = b"".join(parts)
@@ -358,7 +378,7 @@ class PeerExport:
         if family.afi == 1:
             if self._next_hop_v4 is not None:
                 return (self._next_hop_v4,)
-            own = [a for a in path.next_hops if a.version == 4]
+            own = [a for a in path.next_hops if a.version == 4] if path.next_hops else None
             if own:
                 return (own[0],)
             if isinstance(local, IPv4Address):
@@ -376,7 +396,7 @@ class PeerExport:
         if self._next_hop_v6 is not None:
             first = self._next_hop_v6
         else:
-            own = [a for a in path.next_hops if a.version == 6]
+            own = [a for a in path.next_hops if a.version == 6] if path.next_hops else None
             if own:
                 first = own[0]
             elif isinstance(local, IPv6Address):
@@ -401,8 +421,12 @@ class PeerExport:
             pref = cfg.local_pref if cfg.local_pref is not None else path.local_pref
             if pref is None:
                 pref = DEFAULT_LOCAL_PREF
-        communities = tuple(dict.fromkeys((*path.communities, *self._added_communities)))
-        large = tuple(dict.fromkeys((*path.large_communities, *self._added_large)))
+        communities = path.communities
+        if self._added_communities or len(communities) > 1:  # merged, without repeats
+            communities = tuple(dict.fromkeys((*communities, *self._added_communities)))
+        large = path.large_communities
+        if self._added_large or len(large) > 1:
+            large = tuple(dict.fromkeys((*large, *self._added_large)))
         return (int(path.origin), asns, med, pref, communities, path.ext_communities, large)
 
     def _attributes(self, family: Family, policy: _Policy,
@@ -457,7 +481,8 @@ class PeerExport:
         try:
             next_hops = self._next_hops(family, path)
             policy = self._policy(path)
-            v4_hop = family == IPV4_UNICAST and isinstance(next_hops[0], IPv4Address)
+            v4_hop = (family is IPV4_UNICAST or family == IPV4_UNICAST) and isinstance(
+                next_hops[0], IPv4Address)
             block = None
             if self.ctx.asn4:  # the usual session: straight to bytes
                 block = _plain_block(policy, next_hops[0].packed if v4_hop else b"")
@@ -596,24 +621,22 @@ class PeerExport:
 
         The pending changes are swapped out at once, so changes made while the caller writes
         the slices go to the next call (their order per prefix is kept). Each change is
-        first compared with the Adj-RIB-Out, which is updated at once (:data:`TAKE_SLICE`
-        changes per step), then the UPDATEs are packed, as many prefixes per attribute set
-        as fit, and yielded about :data:`TAKE_MESSAGES` at a time.
+        compared with the Adj-RIB-Out, which is updated at once (:data:`TAKE_SLICE` changes
+        per step); every :data:`TAKE_WINDOW` changes the UPDATEs are packed, as many
+        prefixes per attribute set as fit, and yielded about :data:`TAKE_MESSAGES` at a time.
 
         Yields:
             Lists of whole UPDATE messages, possibly empty (a step with nothing to write
             yet); the caller writes each and lets the event loop run before the next.
         """
         pending, self.pending = self.pending, {}
-        plans: list[tuple[Family, list[int], dict[Out, list[int]]]] = []
-        budget = TAKE_SLICE
         for family, changes in pending.items():
             out = self.out.setdefault(family, {})
-            cache = self._cache.get(family)
-            if cache is None:
-                cache = self._cache[family] = {}
+            cache = self._cache.setdefault(family, {})
             withdraw: list[int] = []
             groups: dict[Out, list[int]] = {}
+            budget = TAKE_SLICE
+            window = TAKE_WINDOW
             for key, path in changes.items():
                 new: Out | None = None
                 if path is not None:
@@ -642,24 +665,34 @@ class PeerExport:
                 budget -= 1
                 if not budget:
                     budget = TAKE_SLICE
+                    window -= TAKE_SLICE
+                    if window <= 0:
+                        window = TAKE_WINDOW
+                        yield from self._pack(family, withdraw, groups)
+                        withdraw, groups = [], {}
                     yield []
                     # reconfigure() may have dropped the cache meanwhile
                     cache = self._cache.setdefault(family, {})
-            plans.append((family, withdraw, groups))
+            yield from self._pack(family, withdraw, groups)
+
+    def _pack(self, family: Family, withdraw: list[int],
+              groups: dict[Out, list[int]]) -> Iterator[list[bytes]]:
+        """The UPDATEs of some changes of one family: withdrawals, then announcements
+        grouped by attribute set; about :data:`TAKE_MESSAGES` at a time."""
         batch: list[bytes] = []
-        for family, withdraw, groups in plans:
-            if withdraw:
-                self.withdrawn += len(withdraw)
-                batch += pack_encoded_withdrawals(family, self._nlri(family, withdraw, (), True),
-                                                  self.ctx)
-            for (block, nh, labels), keys in groups.items():
-                self.advertised += len(keys)
-                batch += pack_encoded(family, block, nh, self._nlri(family, keys, labels),
-                                      self.ctx)
-                if len(batch) >= TAKE_MESSAGES:
-                    self.updates += len(batch)
-                    yield batch
-                    batch = []
+        if withdraw:
+            self.withdrawn += len(withdraw)
+            batch += pack_encoded_withdrawals(family, self._nlri(family, withdraw, (), True),
+                                              self.ctx)
+        plain, bits = not family.has_labels, family.max_length
+        for (block, nh, labels), keys in groups.items():
+            self.advertised += len(keys)
+            nlri = encode_unicast_keys(keys, bits) if plain else self._nlri(family, keys, labels)
+            batch += pack_encoded(family, block, nh, nlri, self.ctx)
+            if len(batch) >= TAKE_MESSAGES:
+                self.updates += len(batch)
+                yield batch
+                batch = []
         if batch:
             self.updates += len(batch)
             yield batch
