@@ -123,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     as_json = bool(args.json)
+    if args.command != "run":
+        # The library's warnings (a refused connection attempt...) as one short line each.
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                            format="netlinkbgp: %(levelname)s: %(message)s")
     try:
         if args.netns:
             from netlinkbgp.testing import enter_named_netns
