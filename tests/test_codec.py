@@ -241,3 +241,28 @@ def test_learned_route_shapes_decode_like_the_walk() -> None:
     for msg in msgs:
         encoded = encode_message(msg)
         assert decode_attrs(encoded, 28, len(encoded), ROUTE_SPEC) == msg.attrs
+
+
+def test_remembered_route_blocks_decode_like_the_walk() -> None:
+    """Routes differing only by destination reuse the pairs decoded for the first one; any
+    other difference (gateway, metric, cacheinfo) is a different block, and past MAX_BLOCKS
+    of them the shape stops remembering. Every message still decodes as the walk does."""
+    from netlinkbgp.codec.attrs import decode_attrs
+    from netlinkbgp.codec.route_attrs import MAX_BLOCKS, RouteShapes
+    from netlinkbgp.codec.specs import ROUTE_SPEC
+
+    msgs = []
+    for i in range(MAX_BLOCKS + 50):
+        v6 = build_route(RtmType.RTM_NEWROUTE, ip_network(f"2001:db8:{i:x}::/64"),
+                         gateway=ip_address(f"fe80::{i % 3 + 1}"), oif=3, metric=1024)
+        msgs.append(v6._replace(attrs=(*v6.attrs,
+                                       (Rta.RTA_CACHEINFO, s.RouteCacheInfo(0, 0, i)))))
+        msgs.append(build_route(RtmType.RTM_NEWROUTE, ip_network(f"10.{i % 256}.{i // 256}.0/24"),
+                                gateway=ip_address("192.0.2.1"), table=100))
+    data = b"".join(encode_message(m) for m in msgs)
+    shapes = RouteShapes()
+    assert decode_messages(data, shapes) == msgs
+    assert decode_messages(data, shapes) == msgs
+    for msg in decode_messages(data, shapes)[:8]:
+        encoded = encode_message(msg)
+        assert decode_attrs(encoded, 28, len(encoded), ROUTE_SPEC) == msg.attrs
