@@ -266,3 +266,30 @@ def test_remembered_route_blocks_decode_like_the_walk() -> None:
     for msg in decode_messages(data, shapes)[:8]:
         encoded = encode_message(msg)
         assert decode_attrs(encoded, 28, len(encoded), ROUTE_SPEC) == msg.attrs
+
+
+def test_batched_requests_match_requests_encoded_alone() -> None:
+    """Requests packed from a template (same fields but the destination) are the bytes each
+    spec gives on its own; the ACK flag aside, which only the last one carries."""
+    gw4, gw6 = ip_address("10.0.0.2").packed, ip_address("fe80::1").packed
+    specs = []
+    for i in range(40):
+        specs.append(RouteSpec(2, bytes((20, i, 0, 0)), 16, 100 + i % 2, 186, None, gw4))
+        specs.append(RouteSpec(2, bytes((21, i, 0, 0)), 16, 1000, 186, 20 + i % 3, gw4, 2))
+        specs.append(RouteSpec(10, bytes(15) + bytes((i,)), 128, 254, 186, 1024, gw6, 3, True))
+        specs.append(RouteSpec(2, bytes((22, i, 0, 0)), 24, 100, 186, None, gw6))  # RTA_VIA
+        specs.append(RouteSpec(2, bytes((23, i, 0, 0)), 24, 100, 186, None, None, 2))
+    for msg_type, flags in ((RtmType.RTM_NEWROUTE, 0x600), (RtmType.RTM_DELROUTE, 0)):
+        together = encode_route_requests(specs, msg_type, flags, 9)
+        alone = b"".join(encode_route_requests([spec], msg_type, flags, 9 + i)
+                         for i, spec in enumerate(specs))
+        ack = int(NlmFlag.NLM_F_ACK)
+        assert [m._replace(flags=m.flags & ~ack) for m in decode_messages(together)] == [
+            m._replace(flags=m.flags & ~ack) for m in decode_messages(alone)]
+        assert len(together) == len(alone)
+    bad = [specs[0], specs[0]._replace(dst=bytes(3)), specs[0]._replace(table=2**32)]
+    with pytest.raises(LocalProtocolError):
+        encode_route_requests(bad, RtmType.RTM_NEWROUTE, 0, 1)
+    with pytest.raises(LocalProtocolError):
+        encode_route_requests([specs[0], specs[0]._replace(dst=bytes(3))],
+                              RtmType.RTM_NEWROUTE, 0, 1)
