@@ -516,3 +516,25 @@ def test_afi_safi_disable_drops_the_family() -> None:
     changes = adj.apply_message(broken)
     assert [c.new for c in changes] == [None]
     assert adj.count(IPV6_UNICAST) == 0 and adj.count(IPV4_UNICAST) == 1
+
+
+@given(st.binary(max_size=40), st.sampled_from([32, 128]))
+def test_unicast_keys_match_a_plain_walk(field: bytes, bits: int) -> None:
+    """The table-driven key reader gives what a plain prefix walk gives, ``None`` included
+    (a length over ``bits``, a truncated prefix)."""
+    from netlinkbgp.bgp.rib_wire import _unicast_keys
+
+    expected: list[int] | None = []
+    i = 0
+    while i < len(field):
+        plen = field[i]
+        nbytes = (plen + 7) // 8
+        if plen > bits or i + 1 + nbytes > len(field):
+            expected = None
+            break
+        value = int.from_bytes(field[i + 1 : i + 1 + nbytes], "big") >> (nbytes * 8 - plen)
+        assert expected is not None
+        expected.append(plen << bits | value)
+        i += 1 + nbytes
+    assert _unicast_keys(field, 0, len(field), bits) == expected
+    assert _unicast_keys(b"\x00" + field, 1, len(field) + 1, bits) == expected
