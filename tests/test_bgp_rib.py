@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 import pytest
@@ -481,8 +482,12 @@ def test_canonical_pattern_accepts_only_what_the_walk_accepts(data: st.DataObjec
     if block and data.draw(st.booleans()):
         block[data.draw(st.integers(0, len(block) - 1))] = data.draw(st.integers(0, 255))
     raw = bytes(block)
-    if _CANONICAL[asn4, ebgp, next_hop].fullmatch(raw):
+    pattern = _CANONICAL[asn4, ebgp, next_hop]
+    if pattern.fullmatch(raw):
         assert walk_block(raw, 0, len(raw), asn4, ebgp, next_hop)
+    # Possessive optional attributes accept exactly what backtracking ones would.
+    loose = re.compile(pattern.pattern.replace(b")?+", b")?"), re.DOTALL)
+    assert bool(pattern.fullmatch(raw)) == bool(loose.fullmatch(raw))
 
 
 def test_canonical_pattern_matches_a_typical_block() -> None:

