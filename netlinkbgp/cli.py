@@ -19,7 +19,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from netlinkbgp import __version__
 from netlinkbgp.cli_announce import add_parser as add_announce_parser
@@ -40,7 +40,6 @@ from netlinkbgp.cli_route import (
 )
 from netlinkbgp.codec.constants import RtmType
 from netlinkbgp.codec.route_requests import RouteSpec
-from netlinkbgp.config import DaemonConfig, parse_config
 from netlinkbgp.control import ControlError
 from netlinkbgp.errors import (
     ConfigError,
@@ -50,6 +49,9 @@ from netlinkbgp.errors import (
     TransportError,
 )
 from netlinkbgp.netlink_io import NetlinkSocket
+
+if TYPE_CHECKING:
+    from netlinkbgp.config import DaemonConfig
 
 __all__ = ["main"]
 
@@ -174,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _config_reader(path: str) -> Callable[[], DaemonConfig]:
     """Reads and parses ``path`` each time it is called (at start, then on SIGHUP)."""
+
+    from netlinkbgp.config import parse_config
 
     def load() -> DaemonConfig:
         try:

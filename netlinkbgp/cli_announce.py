@@ -16,12 +16,14 @@ import dataclasses
 import json
 import signal
 from ipaddress import ip_address, ip_network
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from netlinkbgp.errors import InvalidValueError
-from netlinkbgp.route import NextHop, Route, parse_community, parse_large_community
-from netlinkbgp.speaker import Speaker
-from netlinkbgp.speaker_config import PeerConfig, PeerEvent, SpeakerConfig
+
+if TYPE_CHECKING:
+    from netlinkbgp.route import Route
+    from netlinkbgp.speaker import Speaker
+    from netlinkbgp.speaker_config import PeerEvent, SpeakerConfig
 
 __all__ = ["ANNOUNCE_HELP", "EXIT_LOST", "EXIT_NOT_ESTABLISHED", "add_parser", "announce_main"]
 
@@ -78,6 +80,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _routes(args: argparse.Namespace) -> list[Route]:
+    # The BGP side is imported when a command needs it, not when the CLI starts: `route`
+    # commands run as short processes, timed against `ip -batch` start-up included.
+    from netlinkbgp.route import NextHop, Route, parse_community, parse_large_community
+
     try:
         communities = tuple(parse_community(c) for c in args.community)
         large = tuple(parse_large_community(c) for c in args.large_community)
@@ -90,6 +96,8 @@ def _routes(args: argparse.Namespace) -> list[Route]:
 
 
 def _config(args: argparse.Namespace) -> SpeakerConfig:
+    from netlinkbgp.speaker_config import PeerConfig, SpeakerConfig
+
     peer_address = str(ip_address(args.peer))
     router_id = args.router_id
     if router_id is None:
@@ -112,6 +120,8 @@ async def announce_main(args: argparse.Namespace, as_json: bool, out: TextIO,
     session cannot be established or is lost, one readable line saying why also goes to
     ``err`` (standard error), so a shell script shows it whatever the format.
     """
+    from netlinkbgp.speaker import Speaker
+
     routes = _routes(args)
     speaker = Speaker(_config(args))
 

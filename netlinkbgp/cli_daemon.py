@@ -17,17 +17,20 @@ import logging
 import signal
 import time
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from netlinkbgp.config import DaemonConfig
 from netlinkbgp.control import CONTROL_VERSION, ControlServer, call
-from netlinkbgp.daemon import FAMILY_FILTERS, Daemon
 from netlinkbgp.errors import ConfigError, InvalidValueError, NetlinkBGPError
-from netlinkbgp.metrics import MetricsServer
+
+if TYPE_CHECKING:  # the daemon's modules load only for `run` (fast start for the others)
+    from netlinkbgp.config import DaemonConfig
 
 __all__ = ["DEFAULT_CONTROL_SOCKET", "add_parsers", "control_main", "run_main"]
 
 log = logging.getLogger("netlinkbgp")
+
+#: ``global rib -a`` choices (``netlinkbgp.daemon.FAMILY_FILTERS`` holds what they mean).
+FAMILIES = ("ipv4", "ipv6", "vpnv4", "vpnv6")
 
 #: Where ``run`` listens and the other commands connect, unless told otherwise.
 DEFAULT_CONTROL_SOCKET = "/run/netlinkbgp.sock"
@@ -92,7 +95,7 @@ def add_parsers(sub: Any, socket_option: Callable[[argparse.ArgumentParser], Non
         description="List the routes we announce and the best received ones; add or delete "
         "announced routes.", epilog=RIB_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     glob.add_argument("rib", choices=["rib"], help="the only object: rib")
-    glob.add_argument("-a", "--address-family", choices=sorted(FAMILY_FILTERS),
+    glob.add_argument("-a", "--address-family", choices=FAMILIES,
                       help="only this family")
     # "*", not REMAINDER: options after the words (`global rib --json`, `... add P
     # community C --control-socket S`) stay options. No attribute value starts with "-".
@@ -122,6 +125,9 @@ async def run_main(load: Callable[[], DaemonConfig], control_socket: str, metric
         ConfigError: the file is wrong at startup.
         TransportError: a socket could not be opened.
     """
+    from netlinkbgp.daemon import Daemon
+    from netlinkbgp.metrics import MetricsServer
+
     config = load()
     metrics_address = _host_port(metrics) if metrics else None
     daemon = Daemon(config, restarting=restarting)

@@ -194,23 +194,38 @@ def parse_batch(
     """
     commands: list[tuple[int, str, RouteSpec]] = []
     problems: list[tuple[int, str]] = []
-    seen: dict[tuple[int, tuple[str, ...]], _Options | str] = {}
+    seen: dict[tuple[int, str], _Options | str] = {}
+    ops = _OPS
+    aliases = _OP_ALIASES
     for number, line in enumerate(lines, 1):
-        words = line.split()
-        if not words or words[0][0] == "#":
-            continue
-        if words[0] == "route":
-            del words[0]
-        try:
-            op, family, dst, dst_len = _head(words)
-        except InvalidValueError as exc:
-            problems.append((number, str(exc)))
-            continue
-        key = (family, tuple(words[2:]))
+        # The usual line, ``route OP PREFIX OPTIONS...``, is cut in four at once and its
+        # options are looked up by their text; anything else is split word by word.
+        parts = line.split(None, 3)
+        if len(parts) >= 3 and parts[0] == "route" and parts[1] in ops:
+            op = aliases.get(parts[1], parts[1])
+            try:
+                family, dst, dst_len = _prefix(parts[2])
+            except InvalidValueError as exc:
+                problems.append((number, str(exc)))
+                continue
+            rest = parts[3] if len(parts) == 4 else ""
+        else:
+            words = line.split()
+            if not words or words[0][0] == "#":
+                continue
+            if words[0] == "route":
+                del words[0]
+            try:
+                op, family, dst, dst_len = _head(words)
+            except InvalidValueError as exc:
+                problems.append((number, str(exc)))
+                continue
+            rest = " ".join(words[2:])
+        key = (family, rest)
         options = seen.get(key)
         if options is None:
             try:
-                options = _options(words[2:], family, names)
+                options = _options(rest.split(), family, names)
             except InvalidValueError as exc:
                 options = str(exc)
             if len(seen) < MAX_CACHED_OPTIONS:

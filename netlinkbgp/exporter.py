@@ -19,7 +19,7 @@ import gc
 import socket
 import time
 from collections.abc import Iterable, Sequence
-from ipaddress import IPv4Address, IPv6Address, ip_network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, ip_network
 from typing import Any, Protocol
 
 from netlinkbgp.codec.constants import NlmFlag, RtmType, RtTable
@@ -233,6 +233,10 @@ class Exporter:
         queue = self._queue
         intern = self._attrs_intern
         memo: dict[tuple[int, int, int, int, bool, str], _Attrs] = {}
+        # The previous announcement's attribute tuples and what they gave: consecutive routes
+        # of a batch usually share them, and four identity tests are cheaper than a lookup.
+        last: tuple[object, ...] = ()
+        last_attrs: _Attrs | None = None
         superseded = 0
         for event in events:
             route = event.route
@@ -242,7 +246,7 @@ class Exporter:
                 continue
             prefix = route.prefix
             address = int(prefix.network_address)
-            if prefix.version == 4:
+            if type(prefix) is IPv4Network or prefix.version == 4:
                 plain = (prefix.prefixlen << 32) | address
             else:
                 plain = _V6 | (prefix.prefixlen << 128) | address
@@ -252,18 +256,24 @@ class Exporter:
                 key = (plain, route.rd.to_bytes() if route.rd is not None else b"", route.vrf)
             attrs: _Attrs | None = None
             if event.kind == "announce":
-                # Routes of one batch usually share their attribute tuples: look those up by
-                # identity first (the events keep them alive, so ids are stable meanwhile).
-                fast = (id(route.next_hops), id(route.communities),
-                        id(route.large_communities), id(route.ext_communities), vpn, route.vrf)
-                attrs = memo.get(fast)
-                if attrs is None:
-                    ident = (route.next_hops, route.communities, route.large_communities,
-                             route.ext_communities, vpn, route.vrf)
-                    attrs = intern.get(ident)
+                hops, communities = route.next_hops, route.communities
+                large, ext = route.large_communities, route.ext_communities
+                if (last and hops is last[0] and communities is last[1] and large is last[2]
+                        and ext is last[3] and vpn == last[4] and route.vrf == last[5]):
+                    attrs = last_attrs
+                else:
+                    # Look the tuples up by identity next (the events keep them alive, so ids
+                    # are stable meanwhile), by value last.
+                    fast = (id(hops), id(communities), id(large), id(ext), vpn, route.vrf)
+                    attrs = memo.get(fast)
                     if attrs is None:
-                        attrs = intern[ident] = self._make_attrs(route.next_hops, ident)
-                    memo[fast] = attrs
+                        ident = (hops, communities, large, ext, vpn, route.vrf)
+                        attrs = intern.get(ident)
+                        if attrs is None:
+                            attrs = intern[ident] = self._make_attrs(hops, ident)
+                        memo[fast] = attrs
+                    last = (hops, communities, large, ext, vpn, route.vrf)
+                    last_attrs = attrs
             if dampening:
                 if key in pending:
                     superseded += 1
@@ -569,6 +579,8 @@ class Exporter:
         fresh: list[tuple[_Key, _Entry]] = []  # nothing installed before: only adds
         gone: list[_Key] = []  # withdrawn: only deletes
         final: dict[_Key, tuple[_Attrs, dict[int, _Install]]] = {}  # anything else
+        last_attrs: _Attrs | None = None
+        evaluated: tuple[tuple[_Install, ...], int, int, _Entry] | None = None
         for key, attrs in changes:
             old = tracked.get(key)
             if attrs is None:
@@ -576,12 +588,15 @@ class Exporter:
                     gone.append(key)
                     deletes.extend((key, install) for install in old[1])
                 continue
-            evaluated = desired_cache.get(attrs)
-            if evaluated is None:
-                desired, tried, failed = self._desired(attrs)
-                entry: _Entry = (attrs, desired)
-                entry = intern.setdefault(entry, entry)
-                evaluated = desired_cache[attrs] = (desired, tried, failed, entry)
+            if attrs is not last_attrs:  # interned: consecutive routes often share them
+                evaluated = desired_cache.get(attrs)
+                if evaluated is None:
+                    desired, tried, failed = self._desired(attrs)
+                    entry: _Entry = (attrs, desired)
+                    entry = intern.setdefault(entry, entry)
+                    evaluated = desired_cache[attrs] = (desired, tried, failed, entry)
+                last_attrs = attrs
+            assert evaluated is not None
             desired = evaluated[0]
             attempts += evaluated[1]
             failures += evaluated[2]

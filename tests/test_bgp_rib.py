@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 import pytest
@@ -481,8 +482,12 @@ def test_canonical_pattern_accepts_only_what_the_walk_accepts(data: st.DataObjec
     if block and data.draw(st.booleans()):
         block[data.draw(st.integers(0, len(block) - 1))] = data.draw(st.integers(0, 255))
     raw = bytes(block)
-    if _CANONICAL[asn4, ebgp, next_hop].fullmatch(raw):
+    pattern = _CANONICAL[asn4, ebgp, next_hop]
+    if pattern.fullmatch(raw):
         assert walk_block(raw, 0, len(raw), asn4, ebgp, next_hop)
+    # Possessive optional attributes accept exactly what backtracking ones would.
+    loose = re.compile(pattern.pattern.replace(b")?+", b")?"), re.DOTALL)
+    assert bool(pattern.fullmatch(raw)) == bool(loose.fullmatch(raw))
 
 
 def test_canonical_pattern_matches_a_typical_block() -> None:
@@ -516,3 +521,25 @@ def test_afi_safi_disable_drops_the_family() -> None:
     changes = adj.apply_message(broken)
     assert [c.new for c in changes] == [None]
     assert adj.count(IPV6_UNICAST) == 0 and adj.count(IPV4_UNICAST) == 1
+
+
+@given(st.binary(max_size=40), st.sampled_from([32, 128]))
+def test_unicast_keys_match_a_plain_walk(field: bytes, bits: int) -> None:
+    """The table-driven key reader gives what a plain prefix walk gives, ``None`` included
+    (a length over ``bits``, a truncated prefix)."""
+    from netlinkbgp.bgp.rib_wire import _unicast_keys
+
+    expected: list[int] | None = []
+    i = 0
+    while i < len(field):
+        plen = field[i]
+        nbytes = (plen + 7) // 8
+        if plen > bits or i + 1 + nbytes > len(field):
+            expected = None
+            break
+        value = int.from_bytes(field[i + 1 : i + 1 + nbytes], "big") >> (nbytes * 8 - plen)
+        assert expected is not None
+        expected.append(plen << bits | value)
+        i += 1 + nbytes
+    assert _unicast_keys(field, 0, len(field), bits) == expected
+    assert _unicast_keys(b"\x00" + field, 1, len(field) + 1, bits) == expected

@@ -281,3 +281,50 @@ def test_announce_reports_why_it_could_not_establish() -> None:
     assert line["event"] == "not-established"
     assert (line["last_error_code"], line["last_error_subcode"]) == (2, 2)
     assert "NOTIFICATION received" in line["reason"]
+
+
+def test_batch_lines_parse_as_single_commands() -> None:
+    """parse_batch (which cuts ``route OP PREFIX ...`` lines in four and remembers option
+    texts) gives, line by line, what parse_route_command gives on the line's words."""
+    from netlinkbgp.cli_route import Names, parse_batch, parse_route_command
+    from netlinkbgp.errors import InvalidValueError
+
+    lines = [
+        "route add 10.0.0.0/24 via 10.0.0.2 table 100 proto 186",
+        "route  add   10.0.1.0/24  via  10.0.0.2 table   100 proto 186  ",
+        "\troute add 10.0.2.0/24 via 10.0.0.2 table 100 proto 186",
+        "add 10.0.3.0/24 via 10.0.0.2 table 100 proto 186",
+        "route add 10.0.4.0/24", "route del 10.0.5.0/24 table 100", "route add",
+        "route add 10.0.6.1/24 table 100", "route add 10.0.7.0/24 via", "route bogus 1/2 x",
+        "route  bogus   1.0.0.0/8   via  x", "route change 2001:db8::/64 via 10.0.0.2",
+        "route replace 2001:db8:1::/64 via fe80::1 metric 5 table main", "# comment", "",
+        "route", "route add default via 10.0.0.2 onlink", "route add 10.0.8.0/24 dev nosuch",
+        "route delete 10.0.9.0/24 table 0", "route append 10.0.9.0/33",
+    ]
+    names = Names([])
+    commands, problems = parse_batch(lines, names)
+    got = {n: (op, spec) for n, op, spec in commands} | dict(problems)
+    expected: dict[int, object] = {}
+    for number, line in enumerate(lines, 1):
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        if words[0] == "route":
+            del words[0]
+        try:
+            expected[number] = parse_route_command(words, names)
+        except InvalidValueError as exc:
+            expected[number] = str(exc)
+    assert got == expected
+
+
+def test_route_commands_do_not_import_the_speaker() -> None:
+    """`netlinkbgp route` starts without the BGP side (start-up is timed against ip -batch);
+    every public name still resolves from the package."""
+    code = ("import sys, netlinkbgp.cli, netlinkbgp; "
+            "heavy = [m for m in ('netlinkbgp.speaker', 'netlinkbgp.bgp', 'netlinkbgp.exporter')"
+            " if m in sys.modules]; "
+            "assert not heavy, heavy; "
+            "assert all(getattr(netlinkbgp, n) for n in netlinkbgp.__all__); "
+            "assert set(netlinkbgp.__all__) <= set(dir(netlinkbgp))")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -241,3 +241,55 @@ def test_learned_route_shapes_decode_like_the_walk() -> None:
     for msg in msgs:
         encoded = encode_message(msg)
         assert decode_attrs(encoded, 28, len(encoded), ROUTE_SPEC) == msg.attrs
+
+
+def test_remembered_route_blocks_decode_like_the_walk() -> None:
+    """Routes differing only by destination reuse the pairs decoded for the first one; any
+    other difference (gateway, metric, cacheinfo) is a different block, and past MAX_BLOCKS
+    of them the shape stops remembering. Every message still decodes as the walk does."""
+    from netlinkbgp.codec.attrs import decode_attrs
+    from netlinkbgp.codec.route_attrs import MAX_BLOCKS, RouteShapes
+    from netlinkbgp.codec.specs import ROUTE_SPEC
+
+    msgs = []
+    for i in range(MAX_BLOCKS + 50):
+        v6 = build_route(RtmType.RTM_NEWROUTE, ip_network(f"2001:db8:{i:x}::/64"),
+                         gateway=ip_address(f"fe80::{i % 3 + 1}"), oif=3, metric=1024)
+        msgs.append(v6._replace(attrs=(*v6.attrs,
+                                       (Rta.RTA_CACHEINFO, s.RouteCacheInfo(0, 0, i)))))
+        msgs.append(build_route(RtmType.RTM_NEWROUTE, ip_network(f"10.{i % 256}.{i // 256}.0/24"),
+                                gateway=ip_address("192.0.2.1"), table=100))
+    data = b"".join(encode_message(m) for m in msgs)
+    shapes = RouteShapes()
+    assert decode_messages(data, shapes) == msgs
+    assert decode_messages(data, shapes) == msgs
+    for msg in decode_messages(data, shapes)[:8]:
+        encoded = encode_message(msg)
+        assert decode_attrs(encoded, 28, len(encoded), ROUTE_SPEC) == msg.attrs
+
+
+def test_batched_requests_match_requests_encoded_alone() -> None:
+    """Requests packed from a template (same fields but the destination) are the bytes each
+    spec gives on its own; the ACK flag aside, which only the last one carries."""
+    gw4, gw6 = ip_address("10.0.0.2").packed, ip_address("fe80::1").packed
+    specs = []
+    for i in range(40):
+        specs.append(RouteSpec(2, bytes((20, i, 0, 0)), 16, 100 + i % 2, 186, None, gw4))
+        specs.append(RouteSpec(2, bytes((21, i, 0, 0)), 16, 1000, 186, 20 + i % 3, gw4, 2))
+        specs.append(RouteSpec(10, bytes(15) + bytes((i,)), 128, 254, 186, 1024, gw6, 3, True))
+        specs.append(RouteSpec(2, bytes((22, i, 0, 0)), 24, 100, 186, None, gw6))  # RTA_VIA
+        specs.append(RouteSpec(2, bytes((23, i, 0, 0)), 24, 100, 186, None, None, 2))
+    for msg_type, flags in ((RtmType.RTM_NEWROUTE, 0x600), (RtmType.RTM_DELROUTE, 0)):
+        together = encode_route_requests(specs, msg_type, flags, 9)
+        alone = b"".join(encode_route_requests([spec], msg_type, flags, 9 + i)
+                         for i, spec in enumerate(specs))
+        ack = int(NlmFlag.NLM_F_ACK)
+        assert [m._replace(flags=m.flags & ~ack) for m in decode_messages(together)] == [
+            m._replace(flags=m.flags & ~ack) for m in decode_messages(alone)]
+        assert len(together) == len(alone)
+    bad = [specs[0], specs[0]._replace(dst=bytes(3)), specs[0]._replace(table=2**32)]
+    with pytest.raises(LocalProtocolError):
+        encode_route_requests(bad, RtmType.RTM_NEWROUTE, 0, 1)
+    with pytest.raises(LocalProtocolError):
+        encode_route_requests([specs[0], specs[0]._replace(dst=bytes(3))],
+                              RtmType.RTM_NEWROUTE, 0, 1)

@@ -516,8 +516,8 @@ class AdjRibIn:
                 changes += applied
             return
         withdrawn, v6, keys, block, nh = scanned
-        sink = changes if collect else []
         if withdrawn:
+            sink = changes if collect else []
             for key in withdrawn:
                 self._set(IPV4_UNICAST, key, None, None, sink)
         if not keys:
@@ -527,6 +527,7 @@ class AdjRibIn:
             accept = self.accept
             refused = [k for k in keys if not accept(family, k)]
             if refused:
+                sink = changes if collect else []
                 self.received += len(refused)
                 self.rejected += len(refused)
                 for key in refused:  # a refused announcement withdraws what was there
@@ -537,11 +538,12 @@ class AdjRibIn:
         loc, interned = self._unicast[v6]
         intern_key = bytes((len(nh),)) + nh + block if nh else block
         path = interned.get(intern_key)
-        if path is None:  # as _intern, inline: nearly every UPDATE of a table dump
-            path = interned[intern_key] = Path.shared(self._source, block, nh)
-        path.refs += len(keys)
-        self.received += len(keys)
         source = self._source
+        if path is None:  # as _intern, inline: nearly every UPDATE of a table dump
+            path = interned[intern_key] = Path.received(source, block, nh)
+        count = len(keys)
+        path.refs += count
+        self.received += count
         added = 0
         # The common cases inline (measured: a call per prefix costs a third of the time):
         # a prefix nobody has, or one whose only candidate is this peer's previous path.
@@ -561,7 +563,7 @@ class AdjRibIn:
                     changes.append(RibChange(family, key, current, path))
             else:
                 path.refs -= 1  # _set counts its own reference
-                self._set(family, key, None, path, sink)
+                self._set(family, key, None, path, changes if collect else [])
         self._unicast_counts[v6] += added
 
     def clear(self, family: Family | None = None) -> list[RibChange]:

@@ -17,6 +17,7 @@ Prefix keys (see :mod:`netlinkbgp.bgp.rib`): ``length << bits | network`` for un
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Container
 
 from netlinkbgp.bgp.constants import HEADER_SIZE, MARKER, AttrType
@@ -43,6 +44,9 @@ _LARGE = int(AttrType.LARGE_COMMUNITY)
 
 _EXTENDED = 0x10
 _UPDATE_TYPE = 2
+#: After the marker: message length, type, and an UPDATE's Withdrawn Routes Length.
+_HEAD = struct.Struct("!HBH")
+_U16 = struct.Struct("!H")
 #: How an attribute's value is checked: fixed length, non-zero multiple of, AS_PATH segments.
 _FIXED, _MULTIPLE, _SEGMENTS = 0, 1, 2
 #: Attributes an external peer's UPDATE must not carry (RFC 7606 §7.5, §7.9, §7.10).
@@ -81,12 +85,12 @@ def _lengths(code: int, flags: int, size: int, most: int) -> bytes:
     head = re.escape(bytes((flags, code)))
     items = b"|".join(re.escape(bytes((size * n,))) + b".{%d}" % (size * n)
                       for n in range(1, most + 1))
-    return b"(?:" + head + b"(?:" + items + b"))?"
+    return b"(?:" + head + b"(?:" + items + b"))?+"
 
 
 def _fixed(code: int, flags: int, length: int, optional: bool = True) -> bytes:
     body = re.escape(bytes((flags, code, length))) + (b".{%d}" % length if length else b"")
-    return b"(?:" + body + b")?" if optional else body
+    return b"(?:" + body + b")?+" if optional else body
 
 
 def _canonical(asn4: bool, ebgp: bool, next_hop: bool) -> re.Pattern[bytes]:
@@ -96,6 +100,11 @@ def _canonical(asn4: bool, ebgp: bool, next_hop: bool) -> re.Pattern[bytes]:
     ascending type code (so none twice), no Extended Length bit, an AS_PATH of one
     AS_SEQUENCE, ORIGIN and AS_PATH (and NEXT_HOP when required) present. Blocks it does
     not match are checked attribute by attribute.
+
+    The optional attributes are possessive (``?+``, Python 3.11): each starts with its own
+    flags and type code, so once one matched, skipping it cannot lead to a match (what
+    follows expects a higher code), and the engine need not remember how to go back (about
+    0.15 against 0.22 µs a block on a full table).
     """
     width = 4 if asn4 else 2
     most = (255 - 2) // width  # ASes of one AS_SEQUENCE in a one-octet attribute length
@@ -198,6 +207,24 @@ _AS_PATH_BIT = 1 << _AS_PATH
 _NEXT_HOP_BIT = 1 << _NEXT_HOP
 
 
+def _key_steps(bits: int) -> tuple[tuple[int, int, int], ...]:
+    """Per length octet: (octets to the next prefix, right shift, ``length << bits``).
+
+    A length above ``bits`` gets a step no field can hold, so the bounds check rejects it.
+    """
+    steps = []
+    for plen in range(256):
+        nbytes = (plen + 7) >> 3
+        if plen > bits:
+            steps.append((1 << 16, 0, 0))  # longer than any message
+        else:
+            steps.append((1 + nbytes, (nbytes << 3) - plen, plen << bits))
+    return tuple(steps)
+
+
+_KEY_STEPS = {32: _key_steps(32), 128: _key_steps(128)}
+
+
 def _unicast_keys(data: bytes, start: int, end: int, bits: int) -> list[int] | None:
     """``length << bits | network`` of every prefix of a plain field, or ``None`` if malformed.
 
@@ -207,14 +234,14 @@ def _unicast_keys(data: bytes, start: int, end: int, bits: int) -> list[int] | N
     keys: list[int] = []
     append = keys.append
     from_bytes = int.from_bytes
+    steps = _KEY_STEPS[bits]
     i = start
     while i < end:
-        plen = data[i]
-        nbytes = (plen + 7) >> 3
-        j = i + 1 + nbytes
-        if plen > bits or j > end:
+        step, shift, high = steps[data[i]]
+        j = i + step
+        if j > end:  # truncated, or a length over ``bits``
             return None
-        append(plen << bits | from_bytes(data[i + 1 : j], "big") >> ((nbytes << 3) - plen))
+        append(high | from_bytes(data[i + 1 : j], "big") >> shift)
         i = j
     return keys
 
@@ -271,16 +298,16 @@ def scan_update(
         plain IPv4/IPv6 unicast UPDATE.
     """
     size = len(data) if end is None else end
-    if (size - base < 23 or data[base + 18] != _UPDATE_TYPE
-            or ((data[base + 16] << 8) | data[base + 17]) != size - base
-            or not data.startswith(MARKER, base)):
+    if size - base < 23:
         return None
-    wlen = (data[base + 19] << 8) | data[base + 20]
+    length, mtype, wlen = _HEAD.unpack_from(data, base + 16)
+    if length != size - base or mtype != _UPDATE_TYPE or not data.startswith(MARKER, base):
+        return None
     wstart = base + HEADER_SIZE + 2
     wend = wstart + wlen
     if wend + 2 > size:
         return None
-    alen = (data[wend] << 8) | data[wend + 1]
+    alen = _U16.unpack_from(data, wend)[0]
     astart = wend + 2
     aend = astart + alen
     if aend > size:

@@ -7,6 +7,13 @@ precompiled ``struct`` that unpacks every header and value of the block in one c
 messages of the same block length and first header are unpacked with it, and the unpacked
 headers are compared with the learned ones, so a message that merely looks similar falls back
 to the walk. The result is the same ``(type, value)`` tuple either way.
+
+Within a shape, the routes of a dump usually differ only by destination: same table, gateway,
+interface, metric. So each shape also remembers, by the block's bytes *outside* the RTA_DST
+value, the pairs already decoded before and after RTA_DST. Equal bytes decode to equal
+values, so a hit needs no unpacking and no header check (the headers are part of the key), and
+it shares those pairs instead of building new ones: a dump creates a third of the tuples, and
+the garbage collector has a third of them to walk.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from netlinkbgp.codec.attrs import Attr, RouteCacheInfo, decode_attrs
 from netlinkbgp.codec.constants import Rta
 from netlinkbgp.codec.specs import ROUTE_SPEC
 
-__all__ = ["MAX_SHAPES", "RouteShapes", "decode_route_attrs"]
+__all__ = ["MAX_BLOCKS", "MAX_SHAPES", "RouteShapes", "decode_route_attrs"]
 
 #: Shapes remembered per cache: a routing table has a handful (per family, with or without
 #: gateway, metric, preferred source); the bound keeps hostile input from growing it.
@@ -30,6 +37,11 @@ _RTA_CACHEINFO = struct.Struct("=IIiIIIII")
 _tuple_new = tuple.__new__
 _unpack_u32 = _U32.unpack_from
 _unpack_cache = _RTA_CACHEINFO.unpack
+#: Attribute blocks remembered per shape (by their bytes outside RTA_DST): one per distinct
+#: (gateway, interface, metric...) of a table, where a few dozen are usual. A shape whose
+#: remembered blocks fill up stops remembering (and looking up).
+MAX_BLOCKS = 256
+_DST = int(Rta.RTA_DST)
 #: Marks a key not seen yet (distinct from (), a key seen and not inlinable).
 _UNSEEN: tuple[Any, ...] = (None,)
 
@@ -49,6 +61,9 @@ class _Shape(NamedTuple):
     headers: tuple[int, ...]  # each attribute's header as one u32 (len | type << 16)
     types: tuple[int, ...]
     cacheinfo: int  # position of RTA_CACHEINFO among the values, or -1
+    dst: int  # position of RTA_DST among the values, or -1
+    dst_at: int  # offset of RTA_DST's value in the block
+    dst_size: int  # its length
 
 
 class RouteShapes:
@@ -57,7 +72,8 @@ class RouteShapes:
     __slots__ = ("shapes",)
 
     def __init__(self) -> None:
-        #: block length << 32 | first header -> (unpack_from, headers, types, cacheinfo index),
+        #: block length << 32 | first header -> (unpack_from, headers, types, cacheinfo index,
+        #: RTA_DST index, its value's offset and end in the block, remembered blocks or None),
         #: or () for a block we do not inline.
         self.shapes: dict[int, tuple[Any, ...]] = {}
 
@@ -67,7 +83,8 @@ class RouteShapes:
         fmt = ["="]
         headers: list[int] = []
         types: list[int] = []
-        cacheinfo = -1
+        cacheinfo = dst = -1
+        dst_at = dst_size = 0
         offset = start
         while offset < end:
             length, atype = _NLA_HDR.unpack_from(data, offset)
@@ -77,13 +94,16 @@ class RouteShapes:
                 return None
             if atype == _CACHEINFO:
                 cacheinfo = len(types)
+            elif atype == _DST:
+                dst, dst_at, dst_size = len(types), offset + 4 - start, length - 4
             fmt += ("I", code)
             headers.append(_U32.unpack(_NLA_HDR.pack(length, atype))[0])
             types.append(atype)
             offset += (length + 3) & ~3
         if offset != end:
             return None
-        return _Shape(struct.Struct("".join(fmt)), tuple(headers), tuple(types), cacheinfo)
+        return _Shape(struct.Struct("".join(fmt)), tuple(headers), tuple(types), cacheinfo,
+                      dst, dst_at, dst_size)
 
 
 def decode_route_attrs(data: bytes, start: int, end: int, shapes: RouteShapes) -> tuple[Attr, ...]:
@@ -104,15 +124,30 @@ def decode_route_attrs(data: bytes, start: int, end: int, shapes: RouteShapes) -
                 learned = shapes.learn(data, start, end)
                 known[key] = () if learned is None else (
                     learned.unpack.unpack_from, learned.headers, learned.types,
-                    learned.cacheinfo)
+                    learned.cacheinfo, learned.dst, learned.dst_at,
+                    learned.dst_at + learned.dst_size, {} if learned.dst >= 0 else None)
             return attrs
         if shape:
-            unpack, headers, types, cacheinfo = shape
+            unpack, headers, types, cacheinfo, dst, dst_at, dst_end, blocks = shape
+            if blocks is not None:
+                low = start + dst_at
+                high = start + dst_end
+                block = data[start:low] + data[high:end]
+                halves: tuple[tuple[Attr, ...], tuple[Attr, ...]] | None = blocks.get(block)
+                if halves is not None:
+                    return halves[0] + ((_DST, data[low:high]),) + halves[1]
             values = unpack(data, start)
             if values[0::2] == headers:
                 if cacheinfo < 0:
-                    return tuple(zip(types, values[1::2]))  # noqa: B905 - equal by construction
-                found = list(values[1::2])
-                found[cacheinfo] = _tuple_new(RouteCacheInfo, _unpack_cache(found[cacheinfo]))
-                return tuple(zip(types, found))  # noqa: B905
+                    attrs = tuple(zip(types, values[1::2]))  # noqa: B905 - equal by construction
+                else:
+                    found = list(values[1::2])
+                    found[cacheinfo] = _tuple_new(RouteCacheInfo, _unpack_cache(found[cacheinfo]))
+                    attrs = tuple(zip(types, found))  # noqa: B905
+                if blocks is not None:
+                    if len(blocks) < MAX_BLOCKS:
+                        blocks[block] = (attrs[:dst], attrs[dst + 1 :])
+                    else:  # too many distinct blocks to be worth remembering
+                        known[key] = (*shape[:-1], None)
+                return attrs
     return decode_attrs(data, start, end, ROUTE_SPEC)

@@ -13,7 +13,7 @@ goes through the general path, so every route can still be expressed.
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import NamedTuple
 
@@ -137,7 +137,28 @@ def encode_route_requests(
     out: list[bytes] = []
     append = out.append
     seq = first_seq
+    # Requests that differ only by destination (and sequence number, and the last one's ACK
+    # flag) are the same bytes around those: after one is packed field by field, the others
+    # are packed from its constant pieces, by everything but family and destination.
+    templates: dict[tuple[object, ...], _Template] = {}
     for index, spec in enumerate(specs):
+        rest: tuple[object, ...] = spec[2:]
+        cacheable = True
+        try:
+            template = templates.get(rest)
+        except TypeError:  # an unhashable field (a bytearray address): no template
+            template, cacheable = None, False
+        if template is not None:
+            family, size, pack, length, mid, tail = template
+            dst = spec[1]
+            if spec[0] == family and len(dst) == size:
+                try:
+                    append(pack(length, msg_type, acked if index == last else quiet, seq, mid,
+                                dst, tail))
+                except struct.error as exc:
+                    raise LocalProtocolError(f"route {spec} does not fit the wire: {exc}") from exc
+                seq += 1
+                continue
         family, dst, dst_len, table, protocol, metric, gateway, oif, onlink, rtype = spec
         v6 = family == _AF_INET6
         size = 16 if v6 else 4
@@ -169,11 +190,30 @@ def encode_route_requests(
         if metric is not None:
             args += (8, _RTA_PRIORITY, metric)
         try:
-            append(shape.pack(*args))
+            data = shape.pack(*args)
         except struct.error as exc:
             raise LocalProtocolError(f"route {spec} does not fit the wire: {exc}") from exc
+        append(data)
         seq += 1
+        if cacheable and len(templates) < _MAX_TEMPLATES:
+            at = 28 + (8 if table > 255 else 0) + 4  # RTA_DST's value
+            templates[rest] = _template(family, size, data, at)
     return b"".join(out)
+
+
+#: Distinct request templates per call (a batch is a few next hops and tables).
+_MAX_TEMPLATES = 256
+#: family, address size, pack, nlmsg_len, bytes from nlmsg_pid to RTA_DST's value, bytes after it
+_Template = tuple[int, int, Callable[..., bytes], int, bytes, bytes]
+#: nlmsg_len, nlmsg_type, nlmsg_flags, nlmsg_seq: what precedes the constant middle.
+_HEAD = "=IHHI"
+
+
+def _template(family: int, size: int, data: bytes, at: int) -> _Template:
+    """Cut a packed request around its sequence number and destination."""
+    mid, tail = data[12:at], data[at + size :]
+    pack = struct.Struct(f"{_HEAD}{len(mid)}s{size}s{len(tail)}s").pack
+    return family, size, pack, len(data), mid, tail
 
 
 def _general(spec: RouteSpec, msg_type: int, flags: int, seq: int) -> bytes:
