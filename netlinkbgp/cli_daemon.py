@@ -44,13 +44,14 @@ examples:
 RIB_HELP = """\
 global rib [-a ipv4|ipv6|vpnv4|vpnv6]
 global rib add PREFIX [nexthop ADDR] [community C ...] [large-community L ...]
-                      [med N] [local-pref N] [rd RD]
+                      [med N] [local-pref N] [rd RD label N [rt RT ...]]
 global rib del PREFIX [rd RD]
 
 examples:
   netlinkbgp global rib -a ipv4
   netlinkbgp global rib add 192.0.2.10/32 community 65000:100 med 10
   netlinkbgp global rib del 192.0.2.10/32
+  netlinkbgp global rib add 10.1.0.0/24 rd 65000:7 label 100 rt 65000:7 nexthop 10.0.0.1
 """
 
 
@@ -245,7 +246,8 @@ def _plan_rib(args: argparse.Namespace) -> tuple[str, dict[str, Any], Callable[[
     if verb not in ("add", "del") or not rest:
         raise InvalidValueError("usage: global rib [add|del] PREFIX [attributes...]")
     params: dict[str, Any] = {"prefix": rest.pop(0)}
-    lists = {"community": "communities", "large-community": "large_communities"}
+    lists = {"community": "communities", "large-community": "large_communities",
+             "label": "labels", "rt": "route_targets"}
     singles = {"nexthop": "next_hop", "med": "med", "local-pref": "local_pref", "rd": "rd"}
     current: str | None = None
     for word in rest:
@@ -257,6 +259,10 @@ def _plan_rib(args: argparse.Namespace) -> tuple[str, dict[str, Any], Callable[[
         elif current is None:
             raise InvalidValueError(f"global rib {verb}: unexpected {word!r}; attributes are "
                                     f"{', '.join([*lists, *singles])}")
+        elif current == "labels":
+            if not all(w.isdigit() for w in word.split(",") if w):
+                raise InvalidValueError(f"label {word!r}: expected a number")
+            params[current].extend(int(w) for w in word.split(",") if w)
         elif current in lists.values():
             params[current].extend(w for w in word.split(",") if w)
         else:

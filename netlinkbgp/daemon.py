@@ -38,6 +38,7 @@ from netlinkbgp.route import (
     format_large_community,
     parse_community,
     parse_large_community,
+    parse_route_target,
 )
 from netlinkbgp.speaker import Speaker
 
@@ -440,9 +441,9 @@ def _rd(text: str) -> RouteDistinguisher:
 
 def _route_from_params(params: Mapping[str, Any]) -> Route:
     """A Route from AddPath parameters: prefix (required), next_hop, med, local_pref,
-    communities, large_communities, rd."""
+    communities, large_communities, and for a VPN route rd, labels and route_targets."""
     known = {"prefix", "next_hop", "med", "local_pref", "communities", "large_communities",
-             "rd"}
+             "rd", "labels", "route_targets"}
     unknown = sorted(set(params) - known)
     if unknown:
         raise InvalidValueError(f"unknown parameter {unknown[0]!r}; known: "
@@ -464,9 +465,16 @@ def _route_from_params(params: Mapping[str, Any]) -> Route:
     large = tuple(parse_large_community(str(c))
                   for c in _param(params, "large_communities", list, []))
     rd_text = _param(params, "rd", str, None)
+    labels = tuple(_param(params, "labels", list, []))
+    if not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 1 << 20
+               for x in labels):
+        raise InvalidValueError("labels are MPLS labels: integers 0..1048575")
+    targets = tuple(parse_route_target(str(t)) for t in _param(params, "route_targets", list, []))
+    if rd_text and not labels:
+        raise InvalidValueError("a VPN route (rd) needs a label: add label N")
     return Route(prefix, hops, med=med, local_pref=local_pref, communities=communities,
-                 large_communities=large, rd=_rd(rd_text) if rd_text else None,
-                 source=CONTROL_SOURCE)
+                 large_communities=large, ext_communities=targets, labels=labels,
+                 rd=_rd(rd_text) if rd_text else None, source=CONTROL_SOURCE)
 
 
 def _route_order(route: Route) -> tuple[int, str, IPv4Network | IPv6Network | Any]:

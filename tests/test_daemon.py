@@ -224,8 +224,12 @@ def test_control_socket_calls_and_bad_input() -> None:
                                              "communities": ["65002:1"], "med": 7})
         await a.speaker.wait_route("203.0.113.0/24", timeout=10)
         got = a.speaker.best("203.0.113.0/24")
+        await call(path, "AddPath", {"prefix": "10.77.0.0/24", "rd": "65002:7", "labels": [100],
+                                     "route_targets": ["65002:7"], "next_hop": B})
+        vpn = await call(path, "ListPath", {"family": "vpnv4"})
         errors = {}
-        for method, params in (("Nope", {}), ("ListPeer", {"address": "10.9.9.9"}),
+        for method, params in (("AddPath", {"prefix": "10.78.0.0/24", "rd": "65002:7"}),
+                               ("Nope", {}), ("ListPeer", {"address": "10.9.9.9"}),
                                ("AddPath", {"prefix": "not-a-prefix"}),
                                ("AddPath", {"prefix": "10.0.0.0/8", "med": "x"}),
                                ("AddPath", {"prefix": "10.0.0.0/8", "bogus": 1})):
@@ -247,7 +251,7 @@ def test_control_socket_calls_and_bad_input() -> None:
         await server.stop()
         await b.stop()
         await a.stop()
-        return {"mode": mode, "peers": peers, "added": added, "med": got and got.med,
+        return {"vpn": vpn, "mode": mode, "peers": peers, "added": added, "med": got and got.med,
                 "errors": errors, "raw": raw, "still": still, "deleted": deleted,
                 "exists": os.path.exists(path)}
 
@@ -255,8 +259,12 @@ def test_control_socket_calls_and_bad_input() -> None:
     assert out["mode"] == 0o600
     assert out["peers"][0]["address"] == A
     assert out["added"] == {"added": "203.0.113.0/24"} and out["med"] == 7
+    assert [(r["prefix"], r["rd"], r["labels"], r["ext_communities"]) for r in out["vpn"]] == [
+        ("10.77.0.0/24", "65002:7", [100], ["rt:65002:7"])]
     types = {k: v[0] for k, v in out["errors"].items()}
-    assert types == {"Nope{}": "UnknownMethod",
+    assert "needs a label" in out["errors"]['AddPath{"prefix": "10.78.0.0/24", "rd": "65002:7"}'][1]
+    assert types == {'AddPath{"prefix": "10.78.0.0/24", "rd": "65002:7"}': "InvalidValueError",
+                     "Nope{}": "UnknownMethod",
                      'ListPeer{"address": "10.9.9.9"}': "InvalidValueError",
                      'AddPath{"prefix": "not-a-prefix"}': "InvalidValueError",
                      'AddPath{"prefix": "10.0.0.0/8", "med": "x"}': "InvalidValueError",
