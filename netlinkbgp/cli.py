@@ -114,6 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: How each kind of failure is reported: (exception, message prefix, exit code); the first
+#: match wins, so subclasses come before their bases.
+_FAILURES: tuple[tuple[type[NetlinkBGPError], str, int], ...] = (
+    (ConfigError, "config: ", EXIT_USAGE),
+    (ControlError, "the daemon said: ", EXIT_KERNEL),
+    (InvalidValueError, "", EXIT_USAGE),
+    (NetlinkError, "the kernel said ", EXIT_KERNEL),
+    (TransportError, "", EXIT_TRANSPORT),
+    (NetlinkBGPError, "", EXIT_USAGE),
+)
+
+
 def _socket_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--control-socket", metavar="PATH", default=argparse.SUPPRESS,
                         help="the daemon's control socket (default: $NETLINKBGP_CONTROL_SOCKET "
@@ -150,24 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                         args.metrics, args.graceful_restart, sys.stderr))
         if args.command in ("netlink", "neighbor", "global"):
             return asyncio.run(control_main(args, socket_path, as_json, sys.stdout))
-    except ConfigError as exc:
-        print(f"netlinkbgp: config: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except ControlError as exc:
-        print(f"netlinkbgp: the daemon said: {exc}", file=sys.stderr)
-        return EXIT_KERNEL
-    except InvalidValueError as exc:
-        print(f"netlinkbgp: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except NetlinkError as exc:
-        print(f"netlinkbgp: the kernel said {exc}", file=sys.stderr)
-        return EXIT_KERNEL
-    except TransportError as exc:
-        print(f"netlinkbgp: {exc}", file=sys.stderr)
-        return EXIT_TRANSPORT
     except NetlinkBGPError as exc:
-        print(f"netlinkbgp: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        prefix, code = next((p, c) for kind, p, c in _FAILURES if isinstance(exc, kind))
+        print(f"netlinkbgp: {prefix}{exc}", file=sys.stderr)
+        return code
     except KeyboardInterrupt:
         return 130
     parser.error(f"unknown command {args.command}")
