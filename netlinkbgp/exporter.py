@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from netlinkbgp.codec.constants import NlmFlag, RtmType, RtTable
 from netlinkbgp.codec.messages import LinkMessage, Message, RouteMessage
-from netlinkbgp.codec.route_requests import RouteSpec
+from netlinkbgp.codec.route_requests import PackedRoutes, RouteRest, RouteSpec
 from netlinkbgp.errors import LocalProtocolError, NetlinkBGPError, NetlinkError
 from netlinkbgp.export_config import (
     ExportConfig,
@@ -63,14 +63,12 @@ __all__ = [
 ]
 
 _MAIN = int(RtTable.RT_TABLE_MAIN)
-_AF_INET = int(socket.AF_INET)
 _NEW = int(RtmType.RTM_NEWROUTE)
 _DEL = int(RtmType.RTM_DELROUTE)
 #: New routes never overwrite someone else's route with the same key (table, prefix, metric).
 _CREATE = int(NlmFlag.NLM_F_CREATE | NlmFlag.NLM_F_EXCL)
 #: A next-hop change of a route we installed is one atomic replace (DESIGN §4).
 _REPLACE = int(NlmFlag.NLM_F_CREATE | NlmFlag.NLM_F_REPLACE)
-_U32 = 0xFFFFFFFF
 #: Routes planned per step: ~10 ms of Python work, so the event loop is never held longer.
 CHUNK = 8192
 class _RouteIO(Protocol):
@@ -537,27 +535,27 @@ class Exporter:
             installs.append(_Install(table, metric, gateway, where[0], where[1]))
         return tuple(installs), attempts, failures
 
-    def _specs(self, items: Sequence[tuple[_Key, _Install]], delete: bool) -> list[RouteSpec]:
-        """Route specs for (key, install) pairs; deletes carry only the kernel's key and our
-        protocol, so another daemon's route is never matched."""
+    def _specs(self, items: Sequence[tuple[_Key, _Install]], delete: bool) -> PackedRoutes:
+        """Routes for (key, install) pairs; deletes carry only the kernel's key and our
+        protocol, so another daemon's route is never matched. Consecutive pairs usually share
+        their install (interned per attribute set): they share the rest of the request too."""
         protocol = self._config.route_protocol
-        make = tuple.__new__
-        out: list[RouteSpec] = []
-        append = out.append
+        prefixes: list[int] = []
+        rests: list[RouteRest] = []
+        add_prefix = prefixes.append
+        add_rest = rests.append
+        last: _Install | None = None
+        rest: RouteRest = (0, 0, None, None, 0, False, 1)
         for key, i in items:
-            plain = key if isinstance(key, int) else key[0]
-            if plain & _V6:
-                family, dst, length = _unkey(plain)
-            else:
-                family, dst, length = _AF_INET, (plain & _U32).to_bytes(4, "big"), plain >> 32
-            fields: tuple[Any, ...]
-            if delete:
-                fields = (family, dst, length, i.table, protocol, i.metric, None, 0, False, 1)
-            else:
-                fields = (family, dst, length, i.table, protocol, i.metric, i.gateway, i.oif,
-                          i.onlink, 1)
-            append(make(RouteSpec, fields))
-        return out
+            add_prefix(key if isinstance(key, int) else key[0])
+            if i is not last:
+                last = i
+                if delete:
+                    rest = (i.table, protocol, i.metric, None, 0, False, 1)
+                else:
+                    rest = (i.table, protocol, i.metric, i.gateway, i.oif, i.onlink, 1)
+            add_rest(rest)
+        return PackedRoutes(prefixes, rests)
 
     async def _apply_changes(
         self, changes: Sequence[tuple[_Key, _Attrs | None]], only_changed: bool = False
