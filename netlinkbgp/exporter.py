@@ -69,6 +69,8 @@ _DEL = int(RtmType.RTM_DELROUTE)
 _CREATE = int(NlmFlag.NLM_F_CREATE | NlmFlag.NLM_F_EXCL)
 #: A next-hop change of a route we installed is one atomic replace (DESIGN §4).
 _REPLACE = int(NlmFlag.NLM_F_CREATE | NlmFlag.NLM_F_REPLACE)
+#: (key, install) pairs as two parallel lists: a batch of routes without a tuple per route.
+_Pairs = tuple[list[_Key], list[_Install]]
 #: Routes planned per step: ~10 ms of Python work, so the event loop is never held longer.
 CHUNK = 8192
 class _RouteIO(Protocol):
@@ -535,19 +537,18 @@ class Exporter:
             installs.append(_Install(table, metric, gateway, where[0], where[1]))
         return tuple(installs), attempts, failures
 
-    def _specs(self, items: Sequence[tuple[_Key, _Install]], delete: bool) -> PackedRoutes:
-        """Routes for (key, install) pairs; deletes carry only the kernel's key and our
-        protocol, so another daemon's route is never matched. Consecutive pairs usually share
-        their install (interned per attribute set): they share the rest of the request too."""
+    def _specs(self, keys: list[_Key], installs: list[_Install], delete: bool) -> PackedRoutes:
+        """Routes for parallel lists of keys and installs; deletes carry only the kernel's key
+        and our protocol, so another daemon's route is never matched. Consecutive installs
+        are usually the same object (interned per attribute set): they share the rest of the
+        request too."""
         protocol = self._config.route_protocol
-        prefixes: list[int] = []
+        prefixes = [key if isinstance(key, int) else key[0] for key in keys]
         rests: list[RouteRest] = []
-        add_prefix = prefixes.append
         add_rest = rests.append
         last: _Install | None = None
         rest: RouteRest = (0, 0, None, None, 0, False, 1)
-        for key, i in items:
-            add_prefix(key if isinstance(key, int) else key[0])
+        for i in installs:
             if i is not last:
                 last = i
                 if delete:
@@ -570,88 +571,106 @@ class Exporter:
         # count the validations per route (that is what the stats promise).
         desired_cache: dict[_Attrs, tuple[tuple[_Install, ...], int, int, _Entry]] = {}
         attempts = failures = 0
-        adds: list[tuple[_Key, _Install]] = []
-        replaces: list[tuple[_Key, _Install]] = []
-        deletes: list[tuple[_Key, _Install]] = []
+        # (key, install) pairs as two parallel lists each: no tuple per route.
+        adds: _Pairs = ([], [])
+        replaces: _Pairs = ([], [])
+        deletes: _Pairs = ([], [])
         moves: list[tuple[_Key, _Install, _Install]] = []  # metric change: add, then delete
-        fresh: list[tuple[_Key, _Entry]] = []  # nothing installed before: only adds
+        fresh: tuple[list[_Key], list[_Entry]] = ([], [])  # nothing installed before: adds
         gone: list[_Key] = []  # withdrawn: only deletes
         final: dict[_Key, tuple[_Attrs, dict[int, _Install]]] = {}  # anything else
+        add_key, add_install = adds[0].append, adds[1].append
+        del_key, del_install = deletes[0].append, deletes[1].append
+        fresh_key, fresh_entry = fresh[0].append, fresh[1].append
         last_attrs: _Attrs | None = None
-        evaluated: tuple[tuple[_Install, ...], int, int, _Entry] | None = None
+        desired: tuple[_Install, ...] = ()
+        tried = failed = 0
+        entry: _Entry | None = None
         for key, attrs in changes:
             old = tracked.get(key)
             if attrs is None:
                 if old is not None:
                     gone.append(key)
-                    deletes.extend((key, install) for install in old[1])
+                    for install in old[1]:
+                        del_key(key)
+                        del_install(install)
                 continue
             if attrs is not last_attrs:  # interned: consecutive routes often share them
                 evaluated = desired_cache.get(attrs)
                 if evaluated is None:
                     desired, tried, failed = self._desired(attrs)
-                    entry: _Entry = (attrs, desired)
+                    entry = (attrs, desired)
                     entry = intern.setdefault(entry, entry)
                     evaluated = desired_cache[attrs] = (desired, tried, failed, entry)
+                else:
+                    desired, tried, failed, entry = evaluated
                 last_attrs = attrs
-            assert evaluated is not None
-            desired = evaluated[0]
-            attempts += evaluated[1]
-            failures += evaluated[2]
+            assert entry is not None
+            attempts += tried
+            failures += failed
             if old is None or not old[1]:
                 if desired:
-                    fresh.append((key, evaluated[3]))
+                    fresh_key(key)
+                    fresh_entry(entry)
                     for install in desired:
-                        adds.append((key, install))
+                        add_key(key)
+                        add_install(install)
                 else:
-                    tracked[key] = evaluated[3]
+                    tracked[key] = entry
                 continue
             old_installed = old[1]
             if desired == old_installed:
-                tracked[key] = evaluated[3]  # idempotent: nothing for the kernel
+                tracked[key] = entry  # idempotent: nothing for the kernel
                 continue
             final[key] = (attrs, {i.table: i for i in old_installed})
             old_by_table = {i.table: i for i in old_installed}
             for install in desired:
                 before = old_by_table.pop(install.table, None)
                 if before is None:
-                    adds.append((key, install))
+                    add_key(key)
+                    add_install(install)
                 elif before == install:
                     continue
                 elif before.metric == install.metric:
-                    replaces.append((key, install))
+                    replaces[0].append(key)
+                    replaces[1].append(install)
                 else:
                     moves.append((key, install, before))
             for before in old_by_table.values():
-                deletes.append((key, before))
+                del_key(key)
+                del_install(before)
         self._counters["nexthop_validation_attempts"] += attempts
         self._counters["nexthop_validation_failures"] += failures
         await self._commit(adds, replaces, deletes, moves, fresh, gone, final)
 
     async def _commit(
         self,
-        adds: list[tuple[_Key, _Install]],
-        replaces: list[tuple[_Key, _Install]],
-        deletes: list[tuple[_Key, _Install]],
+        adds: _Pairs,
+        replaces: _Pairs,
+        deletes: _Pairs,
         moves: list[tuple[_Key, _Install, _Install]],
-        fresh: list[tuple[_Key, _Entry]],
+        fresh: tuple[list[_Key], list[_Entry]],
         gone: list[_Key],
         final: dict[_Key, tuple[_Attrs, dict[int, _Install]]],
     ) -> None:
         counters = self._counters
         failed: dict[_Key, list[_Install]] = {}
-        creates = adds + [(k, new) for k, new, _old in moves]
+        creates = adds
+        if moves:
+            creates = (adds[0] + [k for k, _new, _old in moves],
+                       adds[1] + [new for _k, new, _old in moves])
         if self._held:
             creates, claimed = self._claim_held(creates, final)
-            replaces = replaces + claimed
-        for flags, batch, what in ((_CREATE, creates, "add"), (_REPLACE, replaces, "replace")):
-            if not batch:
+            replaces = (replaces[0] + claimed[0], replaces[1] + claimed[1])
+        for flags, (keys, installs), what in ((_CREATE, creates, "add"),
+                                              (_REPLACE, replaces, "replace")):
+            if not keys:
                 continue
             assert self._nl is not None
-            results = await self._nl.routes(_NEW, self._specs(batch, False), flags)
-            done = len(batch)
+            results = await self._nl.routes(_NEW, self._specs(keys, installs, False), flags)
+            done = len(keys)
             if final or any(results):
-                for (key, install), error in zip(batch, results, strict=True):
+                for key, install, error in zip(keys, installs, results, strict=True):
                     if error is None:
                         pending = final.get(key)
                         if pending is not None:
@@ -665,17 +684,19 @@ class Exporter:
         # Make before break: the old metric goes only once the new one is in.
         for key, new, old in moves:
             if final[key][1].get(new.table) == new:
-                deletes.append((key, old))
-        removed = await self._delete(deletes)
-        for key, install in removed:
-            pending = final.get(key)
-            if pending is not None and pending[1].get(install.table) == install:
-                del pending[1][install.table]
+                deletes[0].append(key)
+                deletes[1].append(old)
+        await self._delete_pairs(deletes)
+        if final:
+            for key, install in zip(*deletes, strict=True):
+                pending = final.get(key)
+                if pending is not None and pending[1].get(install.table) == install:
+                    del pending[1][install.table]
         tracked = self._tracked
         intern = self._intern
         for key in gone:
             del tracked[key]
-        tracked.update(fresh)
+        tracked.update(zip(*fresh, strict=True))
         for key, missing in failed.items():
             entry = tracked.get(key)
             if entry is not None and key not in final:
@@ -684,49 +705,57 @@ class Exporter:
         for key, (attrs, by_table) in final.items():
             entry = (attrs, tuple(by_table[t] for t in sorted(by_table)))
             tracked[key] = intern.setdefault(entry, entry)
-        if (fresh or gone or final) and self._config.state_file:
+        if (fresh[0] or gone or final) and self._config.state_file:
             self._state_dirty = True
 
     def _claim_held(
-        self, creates: list[tuple[_Key, _Install]],
-        final: dict[_Key, tuple[_Attrs, dict[int, _Install]]],
-    ) -> tuple[list[tuple[_Key, _Install]], list[tuple[_Key, _Install]]]:
+        self, creates: _Pairs, final: dict[_Key, tuple[_Attrs, dict[int, _Install]]],
+    ) -> tuple[_Pairs, _Pairs]:
         """Routes to create that we left in the kernel across a graceful restart: one that is
         already exactly so is adopted without a kernel call; one that differs is replaced
         atomically. Returns (still to create, to replace)."""
         held = self._held
         assert held is not None
-        rest: list[tuple[_Key, _Install]] = []
-        replace: list[tuple[_Key, _Install]] = []
-        for key, install in creates:
+        rest: _Pairs = ([], [])
+        replace: _Pairs = ([], [])
+        for key, install in zip(*creates, strict=True):
             was = held.pop((_plain(key), install.table, install.metric), None)
             if was is None:
-                rest.append((key, install))
+                rest[0].append(key)
+                rest[1].append(install)
             elif was[0] == install.gateway and was[2] == install.onlink and (
                     not install.oif or was[1] == install.oif):
                 pending = final.get(key)
                 if pending is not None:
                     pending[1][install.table] = install
             else:
-                replace.append((key, install))
+                replace[0].append(key)
+                replace[1].append(install)
         return rest, replace
 
     async def _delete(self, deletes: list[tuple[_Key, _Install]]) -> list[tuple[_Key, _Install]]:
         """Delete routes (our protocol only); returns those gone (ESRCH counts as gone)."""
-        if not deletes:
-            return []
+        if deletes:
+            await self._delete_pairs(([k for k, _i in deletes], [i for _k, i in deletes]))
+        return deletes
+
+    async def _delete_pairs(self, deletes: _Pairs) -> None:
+        """Delete routes, given as parallel lists of keys and installs (our protocol only);
+        every one counts as gone (ESRCH included), the others' errors are reported."""
+        keys, installs = deletes
+        if not keys:
+            return
         assert self._nl is not None
-        results = await self._nl.routes(_DEL, self._specs(deletes, True))
-        withdrawn = len(deletes)
+        results = await self._nl.routes(_DEL, self._specs(keys, installs, True))
+        withdrawn = len(keys)
         if any(results):
-            for item, error in zip(deletes, results, strict=True):
+            for key, install, error in zip(keys, installs, results, strict=True):
                 if error is not None and error.errno != errno.ESRCH:
                     # The kernel kept it, but it is no longer ours to track.
                     withdrawn -= 1
-                    self._error(f"delete {self._describe(*item)}: {error}")
+                    self._error(f"delete {self._describe(key, install)}: {error}")
         self._counters["withdrawn"] += withdrawn
         self._counters["last_withdraw_time"] = time.time()
-        return deletes
 
     def _error(self, text: str) -> None:
         self._counters["errors"] += 1
