@@ -19,7 +19,7 @@ import gc
 import socket
 import time
 from collections.abc import Iterable, Sequence
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, ip_network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 from typing import Any, Protocol
 
 from netlinkbgp.codec.constants import NlmFlag, RtmType, RtTable
@@ -237,7 +237,8 @@ class Exporter:
         # of a batch usually share them, and four identity tests are cheaper than a lookup.
         last: tuple[object, ...] = ()
         last_attrs: _Attrs | None = None
-        superseded = 0
+        before = len(pending)
+        coalesced = 0
         for event in events:
             route = event.route
             if route is None:
@@ -245,11 +246,15 @@ class Exporter:
                     self._flush_now = True
                 continue
             prefix = route.prefix
-            address = int(prefix.network_address)
-            if type(prefix) is IPv4Network or prefix.version == 4:
-                plain = (prefix.prefixlen << 32) | address
+            # pack_prefix, inline; for the stdlib's own classes, from their attributes
+            # (``int()`` and ``prefixlen`` are Python-level calls: a third of this loop).
+            if type(prefix) is IPv4Network:
+                plain = (prefix._prefixlen << 32) | prefix.network_address._ip  # type: ignore[attr-defined]
+            elif type(prefix) is IPv6Network:
+                plain = (_V6 | (prefix._prefixlen << 128)  # type: ignore[attr-defined]
+                         | prefix.network_address._ip)  # type: ignore[attr-defined]
             else:
-                plain = _V6 | (prefix.prefixlen << 128) | address
+                plain = _prefix_key(prefix)
             vpn = route.rd is not None
             key: _Key = plain
             if vpn or route.vrf:
@@ -275,11 +280,12 @@ class Exporter:
                     last = (hops, communities, large, ext, vpn, route.vrf)
                     last_attrs = attrs
             if dampening:
-                if key in pending:
-                    superseded += 1
                 pending[key] = attrs
+                coalesced += 1
             else:
                 queue.append((key, attrs))
+        # Every change to a key already pending superseded one: the dict grew by the others.
+        superseded = coalesced - (len(pending) - before)
         if superseded:
             self._counters["dampened"] += superseded
         if not pending and not queue and not self._flush_now:
