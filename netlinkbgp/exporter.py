@@ -69,6 +69,8 @@ _DEL = int(RtmType.RTM_DELROUTE)
 _CREATE = int(NlmFlag.NLM_F_CREATE | NlmFlag.NLM_F_EXCL)
 #: A next-hop change of a route we installed is one atomic replace (DESIGN §4).
 _REPLACE = int(NlmFlag.NLM_F_CREATE | NlmFlag.NLM_F_REPLACE)
+#: No previous announcement (apply's identity tests against the previous route's tuples).
+_NOTHING = object()
 #: (key, install) pairs as two parallel lists: a batch of routes without a tuple per route.
 _Pairs = tuple[list[_Key], list[_Install]]
 #: Routes planned per step: ~10 ms of Python work, so the event loop is never held longer.
@@ -235,7 +237,12 @@ class Exporter:
         memo: dict[tuple[int, int, int, int, bool, str], _Attrs] = {}
         # The previous announcement's attribute tuples and what they gave: consecutive routes
         # of a batch usually share them, and four identity tests are cheaper than a lookup.
-        last: tuple[object, ...] = ()
+        last_hops: object = _NOTHING
+        last_communities: object = _NOTHING
+        last_large: object = _NOTHING
+        last_ext: object = _NOTHING
+        last_vpn = False
+        last_vrf = ""
         last_attrs: _Attrs | None = None
         before = len(pending)
         coalesced = 0
@@ -263,8 +270,9 @@ class Exporter:
             if event.kind == "announce":
                 hops, communities = route.next_hops, route.communities
                 large, ext = route.large_communities, route.ext_communities
-                if (last and hops is last[0] and communities is last[1] and large is last[2]
-                        and ext is last[3] and vpn == last[4] and route.vrf == last[5]):
+                if (hops is last_hops and communities is last_communities
+                        and large is last_large and ext is last_ext and vpn is last_vpn
+                        and route.vrf == last_vrf):
                     attrs = last_attrs
                 else:
                     # Look the tuples up by identity next (the events keep them alive, so ids
@@ -277,8 +285,9 @@ class Exporter:
                         if attrs is None:
                             attrs = intern[ident] = self._make_attrs(hops, ident)
                         memo[fast] = attrs
-                    last = (hops, communities, large, ext, vpn, route.vrf)
-                    last_attrs = attrs
+                    last_hops, last_communities = hops, communities
+                    last_large, last_ext = large, ext
+                    last_vpn, last_vrf, last_attrs = vpn, route.vrf, attrs
             if dampening:
                 pending[key] = attrs
                 coalesced += 1
@@ -592,6 +601,7 @@ class Exporter:
         desired: tuple[_Install, ...] = ()
         tried = failed = 0
         entry: _Entry | None = None
+        single: _Install | None = None
         for key, attrs in changes:
             old = tracked.get(key)
             if attrs is None:
@@ -610,12 +620,18 @@ class Exporter:
                     evaluated = desired_cache[attrs] = (desired, tried, failed, entry)
                 else:
                     desired, tried, failed, entry = evaluated
+                single = desired[0] if len(desired) == 1 else None
                 last_attrs = attrs
             assert entry is not None
             attempts += tried
             failures += failed
             if old is None or not old[1]:
-                if desired:
+                if single is not None:  # the usual case: one table
+                    fresh_key(key)
+                    fresh_entry(entry)
+                    add_key(key)
+                    add_install(single)
+                elif desired:
                     fresh_key(key)
                     fresh_entry(entry)
                     for install in desired:
