@@ -103,7 +103,7 @@ def _prefix(text: str) -> tuple[int, bytes, int]:
         raise InvalidValueError(f"{address!r} is not an IP address") from None
     bits = 32 if family == _AF_INET else 128
     if length_text:
-        if not length_text.isdigit() or int(length_text) > bits:
+        if not (length_text.isascii() and length_text.isdigit()) or int(length_text) > bits:
             raise InvalidValueError(f"bad prefix length in {text!r}")
         length = int(length_text)
     else:

@@ -305,7 +305,7 @@ def test_batch_lines_parse_as_single_commands() -> None:
         "route add 2001:db8::1 table 100", "route add 0.0.0.0/0 table 100",
         "route add ::/0 table 100", "route add 0/0 table 100", "route add default6",
         "route add 2001:db8::/129", "route add 2001:db8::1/64", "route add 10.0.12.0/",
-        "route add 10.0.12.0/-1", "route add 10.0.12.0/+8",
+        "route add 10.0.12.0/-1", "route add 10.0.12.0/+8", "route add 10.0.12.0/2\u00b2",
         "route add 10.0.256.0/24", "route add 2001:db8:::/64", "route add fe80::1%b0/128",
         "route add 192.0.2.128/25 via 10.0.0.2", "route add 192.0.2.129/25 via 10.0.0.2",
     ]
