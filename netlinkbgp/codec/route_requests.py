@@ -237,15 +237,25 @@ def encode_route_requests(
     # flag) are the same bytes around those: after one is packed field by field, the others
     # are packed from its constant pieces, by everything but family and destination.
     templates: dict[tuple[object, ...], _Template] = {}
+    # The template in use (consecutive specs usually share one): its rest, and its pieces.
+    current: tuple[object, ...] | None = None
+    family = size = length = 0
+    pack: Callable[..., bytes] | None = None
+    mid = tail = b""
     for index, spec in enumerate(specs):
         rest: tuple[object, ...] = spec[2:]
         cacheable = True
-        try:
-            template = templates.get(rest)
-        except TypeError:  # an unhashable field (a bytearray address): no template
-            template, cacheable = None, False
-        if template is not None:
-            family, size, pack, length, mid, tail = template
+        if rest != current:
+            try:
+                template = templates.get(rest)
+            except TypeError:  # an unhashable field (a bytearray address): no template
+                template, cacheable = None, False
+            if template is None:
+                current = pack = None
+            else:
+                current = rest
+                family, size, pack, length, mid, tail = template
+        if pack is not None:
             dst = spec[1]
             if spec[0] == family and len(dst) == size:
                 try:
@@ -259,7 +269,9 @@ def encode_route_requests(
         append(data)
         seq += 1
         if at and cacheable and len(templates) < _MAX_TEMPLATES:
-            templates[rest] = _template(spec[0], len(spec[1]), data, at)
+            template = templates[rest] = _template(spec[0], len(spec[1]), data, at)
+            current = rest
+            family, size, pack, length, mid, tail = template
     return b"".join(out)
 
 
