@@ -8,6 +8,9 @@ present), precompiled for every shape at import.
 
 Anything outside the common shape (multipath, a gateway of the other family, a source address)
 goes through the general path, so every route can still be expressed.
+
+A :class:`PackedRoutes` batch (packed destinations and shared request "rests", as the Exporter
+keeps its routes) encodes to the same bytes without a :class:`RouteSpec` per route.
 """
 
 from __future__ import annotations
