@@ -14,7 +14,12 @@ In a fresh network namespace, in one run:
 Prints one JSON object per line (DESIGN §8), then one ``"impl": "ratio"`` line per comparison
 with the acceptance target of the Exporter issue.
 
-Usage: ``python benchmarks/bench_export.py [--routes N] [--memory-routes N] [--json]``
+With ``--python-only``: only the Exporter's own work on the export and withdraw runs, with a
+command socket that encodes the requests and sends nothing (no kernel, no namespace; best of
+5), as rows ``export-python`` and ``withdraw-python``.
+
+Usage: ``python benchmarks/bench_export.py [--routes N] [--memory-routes N] [--json]
+[--python-only]``
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Sequence
-from ipaddress import IPv4Address, IPv4Network, ip_address
+from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +43,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.bench_netlink import _peak_rss_self, _row, _timed_process
 from netlinkbgp import testing
-from netlinkbgp.codec.messages import LinkMessage, RouteMessage
-from netlinkbgp.codec.route_requests import RouteSpec
+from netlinkbgp.codec.constants import RtmType, Rtprot
+from netlinkbgp.codec.messages import LinkMessage, RouteMessage, build_route
+from netlinkbgp.codec.route_requests import RouteSpec, encode_route_requests
 from netlinkbgp.errors import NetlinkError
 from netlinkbgp.export_config import ExportConfig, ExportRule
 from netlinkbgp.exporter import Exporter
-from netlinkbgp.netlink_io import NetlinkSocket
+from netlinkbgp.netlink_io import MAX_BATCH_REQUESTS, NetlinkSocket
 from netlinkbgp.nexthop_cache import NextHopCache
 from netlinkbgp.route import NextHop, Route, RouteEvent, parse_community
 
@@ -205,6 +211,54 @@ def memory_child(count: int) -> dict[str, Any]:
             "peak_rss_bytes": _peak_rss_self()}
 
 
+class _EncodingNetlink(_NullNetlink):
+    """A command socket that encodes every request as NetlinkSocket does (datagrams of at
+    most MAX_BATCH_REQUESTS), sends nothing and reports success; its table 100 has the
+    connected route that validates the benchmark's gateway."""
+
+    def __init__(self) -> None:
+        self.seq = 1
+
+    async def routes(self, msg_type: int, specs: Sequence[RouteSpec],
+                     flags: int = 0) -> list[NetlinkError | None]:
+        for start in range(0, len(specs), MAX_BATCH_REQUESTS):
+            chunk = specs[start : start + MAX_BATCH_REQUESTS]
+            encode_route_requests(chunk, msg_type, flags, self.seq)
+            self.seq += len(chunk)
+        return [None] * len(specs)
+
+    async def dump_routes(self, family: int = 0, table: int = 0) -> list[RouteMessage]:
+        if table != TABLE:
+            return []
+        return [build_route(RtmType.RTM_NEWROUTE, ip_network("10.0.0.0/24"), oif=2,
+                            table=TABLE, protocol=Rtprot.RTPROT_KERNEL)]
+
+
+def python_only(count: int, repeats: int = 5) -> list[dict[str, Any]]:
+    """The Exporter's own work on the export and withdraw runs (planning, validation through
+    the cache, bookkeeping, request encoding) without the kernel: best of ``repeats``."""
+    prefixes = _prefixes(count)
+    announce, withdraw = _events(prefixes, "announce"), _events(prefixes, "withdraw")
+    config = ExportConfig(dampening_interval=100, rules=[
+        ExportRule("bench", community_list=["65000:100"], table_id=TABLE, metric=20)])
+    best = {"export-python": float("inf"), "withdraw-python": float("inf")}
+
+    async def once() -> None:
+        async with Exporter(config, netlink=_EncodingNetlink(), events=False) as exporter:
+            for bench, events in (("export-python", announce), ("withdraw-python", withdraw)):
+                started = time.perf_counter()
+                exporter.apply(events)
+                await exporter.drain()
+                best[bench] = min(best[bench], time.perf_counter() - started)
+            stats = exporter.stats()
+            assert stats.exported == count and stats.withdrawn == count, stats
+
+    for _ in range(repeats):
+        asyncio.run(once())
+    return [_row(bench, "netlinkbgp", count, seconds, _peak_rss_self())
+            for bench, seconds in best.items()]
+
+
 def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Our rate over ip -batch's, with the issue's targets."""
     rate = {(r["bench"], r["impl"]): r.get("per_second") for r in rows}
@@ -233,9 +287,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-routes", type=int, default=1_000_000)
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="JSON lines only")
+    parser.add_argument("--python-only", action="store_true",
+                        help="only the Exporter's own work, without the kernel (best of 5)")
     args = parser.parse_args(argv)
     if args.memory_child:
         print(json.dumps(memory_child(args.memory_child)))
+        return 0
+    if args.python_only:
+        for row in python_only(args.routes):
+            print(json.dumps(row))
         return 0
     rows = testing.run_in_netns(_kernel_run, args.routes)
     # A fresh interpreter, so that nothing of the kernel run is counted.

@@ -82,6 +82,12 @@ _HOST_MASKS = {bits: tuple((1 << (bits - n)) - 1 for n in range(bits + 1)) for b
 _inet_pton = socket.inet_pton
 _AF_INET = socket.AF_INET
 _AF_INET6 = socket.AF_INET6
+#: Per family, the prefix-length texts written the usual way ("" for none) -> (length, host
+#: mask): a batch line's prefix is checked with one lookup; any other text takes _prefix.
+_LENGTHS = {
+    family: {"": (bits, 0), **{str(n): (n, mask) for n, mask in enumerate(_HOST_MASKS[bits])}}
+    for family, bits in ((_AF_INET, 32), (_AF_INET6, 128))
+}
 
 
 def _prefix(text: str) -> tuple[int, bytes, int]:
@@ -97,7 +103,7 @@ def _prefix(text: str) -> tuple[int, bytes, int]:
         raise InvalidValueError(f"{address!r} is not an IP address") from None
     bits = 32 if family == _AF_INET else 128
     if length_text:
-        if not length_text.isdigit() or int(length_text) > bits:
+        if not (length_text.isascii() and length_text.isdigit()) or int(length_text) > bits:
             raise InvalidValueError(f"bad prefix length in {text!r}")
         length = int(length_text)
     else:
@@ -197,17 +203,34 @@ def parse_batch(
     seen: dict[tuple[int, str], _Options | str] = {}
     ops = _OPS
     aliases = _OP_ALIASES
+    lengths = _LENGTHS
+    pton = _inet_pton
+    from_bytes = int.from_bytes
+    family: int
     for number, line in enumerate(lines, 1):
         # The usual line, ``route OP PREFIX OPTIONS...``, is cut in four at once and its
         # options are looked up by their text; anything else is split word by word.
         parts = line.split(None, 3)
         if len(parts) >= 3 and parts[0] == "route" and parts[1] in ops:
             op = aliases.get(parts[1], parts[1])
-            try:
-                family, dst, dst_len = _prefix(parts[2])
-            except InvalidValueError as exc:
-                problems.append((number, str(exc)))
-                continue
+            # _prefix, inline for the usual prefix; _prefix itself for anything else (it
+            # gives the same result, or the error).
+            address, _, length_text = parts[2].partition("/")
+            family = _AF_INET6 if ":" in address else _AF_INET
+            known = lengths[family].get(length_text)
+            dst, dst_len, host = b"", 0, 0
+            if known is not None:
+                dst_len, host = known
+                try:
+                    dst = pton(family, address)
+                except OSError:
+                    dst = b""
+            if not dst or from_bytes(dst, "big") & host:
+                try:
+                    family, dst, dst_len = _prefix(parts[2])
+                except InvalidValueError as exc:
+                    problems.append((number, str(exc)))
+                    continue
             rest = parts[3] if len(parts) == 4 else ""
         else:
             words = line.split()

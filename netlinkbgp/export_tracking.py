@@ -8,17 +8,14 @@ with the same attributes and the same installation.
 
 from __future__ import annotations
 
-import socket
-from ipaddress import IPv4Network, IPv6Network
 from typing import NamedTuple
+
+from netlinkbgp.codec.route_requests import PACKED_V6, pack_prefix, unpack_prefix
 
 __all__ = ["V6", "Attrs", "Entry", "Install", "Key", "Target", "prefix_key", "unkey"]
 
-_AF_INET = int(socket.AF_INET)
-_AF_INET6 = int(socket.AF_INET6)
-_U32 = 0xFFFFFFFF
 #: The key of an IPv6 prefix has this bit set above the address and the prefix length.
-V6 = 1 << 136
+V6 = PACKED_V6
 
 
 class Attrs(NamedTuple):
@@ -58,16 +55,7 @@ Entry = tuple[Attrs, tuple[Install, ...]]
 Key = int | tuple[int, bytes, str]
 
 
-def prefix_key(prefix: IPv4Network | IPv6Network) -> int:
-    """The packed integer key of a prefix (both families in one key space)."""
-    address = int(prefix.network_address)
-    if prefix.version == 4:
-        return (prefix.prefixlen << 32) | address
-    return V6 | (prefix.prefixlen << 128) | address
-
-
-def unkey(key: int) -> tuple[int, bytes, int]:
-    """(family, packed destination, prefix length) of a prefix key."""
-    if key & V6:
-        return _AF_INET6, (key & ((1 << 128) - 1)).to_bytes(16, "big"), (key >> 128) & 0xFF
-    return _AF_INET, (key & _U32).to_bytes(4, "big"), key >> 32
+#: The packed integer key of a prefix (both families in one key space).
+prefix_key = pack_prefix
+#: (family, packed destination, prefix length) of a prefix key.
+unkey = unpack_prefix

@@ -19,12 +19,12 @@ import gc
 import socket
 import time
 from collections.abc import Iterable, Sequence
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, ip_network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 from typing import Any, Protocol
 
 from netlinkbgp.codec.constants import NlmFlag, RtmType, RtTable
 from netlinkbgp.codec.messages import LinkMessage, Message, RouteMessage
-from netlinkbgp.codec.route_requests import RouteSpec
+from netlinkbgp.codec.route_requests import PackedRoutes, RouteRest, RouteSpec
 from netlinkbgp.errors import LocalProtocolError, NetlinkBGPError, NetlinkError
 from netlinkbgp.export_config import (
     ExportConfig,
@@ -63,14 +63,16 @@ __all__ = [
 ]
 
 _MAIN = int(RtTable.RT_TABLE_MAIN)
-_AF_INET = int(socket.AF_INET)
 _NEW = int(RtmType.RTM_NEWROUTE)
 _DEL = int(RtmType.RTM_DELROUTE)
 #: New routes never overwrite someone else's route with the same key (table, prefix, metric).
 _CREATE = int(NlmFlag.NLM_F_CREATE | NlmFlag.NLM_F_EXCL)
 #: A next-hop change of a route we installed is one atomic replace (DESIGN §4).
 _REPLACE = int(NlmFlag.NLM_F_CREATE | NlmFlag.NLM_F_REPLACE)
-_U32 = 0xFFFFFFFF
+#: No previous announcement (apply's identity tests against the previous route's tuples).
+_NOTHING = object()
+#: (key, install) pairs as two parallel lists: a batch of routes without a tuple per route.
+_Pairs = tuple[list[_Key], list[_Install]]
 #: Routes planned per step: ~10 ms of Python work, so the event loop is never held longer.
 CHUNK = 8192
 class _RouteIO(Protocol):
@@ -235,9 +237,15 @@ class Exporter:
         memo: dict[tuple[int, int, int, int, bool, str], _Attrs] = {}
         # The previous announcement's attribute tuples and what they gave: consecutive routes
         # of a batch usually share them, and four identity tests are cheaper than a lookup.
-        last: tuple[object, ...] = ()
+        last_hops: object = _NOTHING
+        last_communities: object = _NOTHING
+        last_large: object = _NOTHING
+        last_ext: object = _NOTHING
+        last_vpn = False
+        last_vrf = ""
         last_attrs: _Attrs | None = None
-        superseded = 0
+        before = len(pending)
+        coalesced = 0
         for event in events:
             route = event.route
             if route is None:
@@ -245,11 +253,15 @@ class Exporter:
                     self._flush_now = True
                 continue
             prefix = route.prefix
-            address = int(prefix.network_address)
-            if type(prefix) is IPv4Network or prefix.version == 4:
-                plain = (prefix.prefixlen << 32) | address
+            # pack_prefix, inline; for the stdlib's own classes, from their attributes
+            # (``int()`` and ``prefixlen`` are Python-level calls: a third of this loop).
+            if type(prefix) is IPv4Network:
+                plain = (prefix._prefixlen << 32) | prefix.network_address._ip  # type: ignore[attr-defined]
+            elif type(prefix) is IPv6Network:
+                plain = (_V6 | (prefix._prefixlen << 128)  # type: ignore[attr-defined]
+                         | prefix.network_address._ip)  # type: ignore[attr-defined]
             else:
-                plain = _V6 | (prefix.prefixlen << 128) | address
+                plain = _prefix_key(prefix)
             vpn = route.rd is not None
             key: _Key = plain
             if vpn or route.vrf:
@@ -258,8 +270,9 @@ class Exporter:
             if event.kind == "announce":
                 hops, communities = route.next_hops, route.communities
                 large, ext = route.large_communities, route.ext_communities
-                if (last and hops is last[0] and communities is last[1] and large is last[2]
-                        and ext is last[3] and vpn == last[4] and route.vrf == last[5]):
+                if (hops is last_hops and communities is last_communities
+                        and large is last_large and ext is last_ext and vpn is last_vpn
+                        and route.vrf == last_vrf):
                     attrs = last_attrs
                 else:
                     # Look the tuples up by identity next (the events keep them alive, so ids
@@ -272,14 +285,16 @@ class Exporter:
                         if attrs is None:
                             attrs = intern[ident] = self._make_attrs(hops, ident)
                         memo[fast] = attrs
-                    last = (hops, communities, large, ext, vpn, route.vrf)
-                    last_attrs = attrs
+                    last_hops, last_communities = hops, communities
+                    last_large, last_ext = large, ext
+                    last_vpn, last_vrf, last_attrs = vpn, route.vrf, attrs
             if dampening:
-                if key in pending:
-                    superseded += 1
                 pending[key] = attrs
+                coalesced += 1
             else:
                 queue.append((key, attrs))
+        # Every change to a key already pending superseded one: the dict grew by the others.
+        superseded = coalesced - (len(pending) - before)
         if superseded:
             self._counters["dampened"] += superseded
         if not pending and not queue and not self._flush_now:
@@ -537,27 +552,26 @@ class Exporter:
             installs.append(_Install(table, metric, gateway, where[0], where[1]))
         return tuple(installs), attempts, failures
 
-    def _specs(self, items: Sequence[tuple[_Key, _Install]], delete: bool) -> list[RouteSpec]:
-        """Route specs for (key, install) pairs; deletes carry only the kernel's key and our
-        protocol, so another daemon's route is never matched."""
+    def _specs(self, keys: list[_Key], installs: list[_Install], delete: bool) -> PackedRoutes:
+        """Routes for parallel lists of keys and installs; deletes carry only the kernel's key
+        and our protocol, so another daemon's route is never matched. Consecutive installs
+        are usually the same object (interned per attribute set): they share the rest of the
+        request too."""
         protocol = self._config.route_protocol
-        make = tuple.__new__
-        out: list[RouteSpec] = []
-        append = out.append
-        for key, i in items:
-            plain = key if isinstance(key, int) else key[0]
-            if plain & _V6:
-                family, dst, length = _unkey(plain)
-            else:
-                family, dst, length = _AF_INET, (plain & _U32).to_bytes(4, "big"), plain >> 32
-            fields: tuple[Any, ...]
-            if delete:
-                fields = (family, dst, length, i.table, protocol, i.metric, None, 0, False, 1)
-            else:
-                fields = (family, dst, length, i.table, protocol, i.metric, i.gateway, i.oif,
-                          i.onlink, 1)
-            append(make(RouteSpec, fields))
-        return out
+        prefixes = [key if isinstance(key, int) else key[0] for key in keys]
+        rests: list[RouteRest] = []
+        add_rest = rests.append
+        last: _Install | None = None
+        rest: RouteRest = (0, 0, None, None, 0, False, 1)
+        for i in installs:
+            if i is not last:
+                last = i
+                if delete:
+                    rest = (i.table, protocol, i.metric, None, 0, False, 1)
+                else:
+                    rest = (i.table, protocol, i.metric, i.gateway, i.oif, i.onlink, 1)
+            add_rest(rest)
+        return PackedRoutes(prefixes, rests)
 
     async def _apply_changes(
         self, changes: Sequence[tuple[_Key, _Attrs | None]], only_changed: bool = False
@@ -572,88 +586,113 @@ class Exporter:
         # count the validations per route (that is what the stats promise).
         desired_cache: dict[_Attrs, tuple[tuple[_Install, ...], int, int, _Entry]] = {}
         attempts = failures = 0
-        adds: list[tuple[_Key, _Install]] = []
-        replaces: list[tuple[_Key, _Install]] = []
-        deletes: list[tuple[_Key, _Install]] = []
+        # (key, install) pairs as two parallel lists each: no tuple per route.
+        adds: _Pairs = ([], [])
+        replaces: _Pairs = ([], [])
+        deletes: _Pairs = ([], [])
         moves: list[tuple[_Key, _Install, _Install]] = []  # metric change: add, then delete
-        fresh: list[tuple[_Key, _Entry]] = []  # nothing installed before: only adds
+        fresh: tuple[list[_Key], list[_Entry]] = ([], [])  # nothing installed before: adds
         gone: list[_Key] = []  # withdrawn: only deletes
         final: dict[_Key, tuple[_Attrs, dict[int, _Install]]] = {}  # anything else
+        add_key, add_install = adds[0].append, adds[1].append
+        del_key, del_install = deletes[0].append, deletes[1].append
+        fresh_key, fresh_entry = fresh[0].append, fresh[1].append
         last_attrs: _Attrs | None = None
-        evaluated: tuple[tuple[_Install, ...], int, int, _Entry] | None = None
+        desired: tuple[_Install, ...] = ()
+        tried = failed = 0
+        entry: _Entry | None = None
+        single: _Install | None = None
         for key, attrs in changes:
             old = tracked.get(key)
             if attrs is None:
                 if old is not None:
                     gone.append(key)
-                    deletes.extend((key, install) for install in old[1])
+                    for install in old[1]:
+                        del_key(key)
+                        del_install(install)
                 continue
             if attrs is not last_attrs:  # interned: consecutive routes often share them
                 evaluated = desired_cache.get(attrs)
                 if evaluated is None:
                     desired, tried, failed = self._desired(attrs)
-                    entry: _Entry = (attrs, desired)
+                    entry = (attrs, desired)
                     entry = intern.setdefault(entry, entry)
                     evaluated = desired_cache[attrs] = (desired, tried, failed, entry)
-                last_attrs = attrs
-            assert evaluated is not None
-            desired = evaluated[0]
-            attempts += evaluated[1]
-            failures += evaluated[2]
-            if old is None or not old[1]:
-                if desired:
-                    fresh.append((key, evaluated[3]))
-                    for install in desired:
-                        adds.append((key, install))
                 else:
-                    tracked[key] = evaluated[3]
+                    desired, tried, failed, entry = evaluated
+                single = desired[0] if len(desired) == 1 else None
+                last_attrs = attrs
+            assert entry is not None
+            attempts += tried
+            failures += failed
+            if old is None or not old[1]:
+                if single is not None:  # the usual case: one table
+                    fresh_key(key)
+                    fresh_entry(entry)
+                    add_key(key)
+                    add_install(single)
+                elif desired:
+                    fresh_key(key)
+                    fresh_entry(entry)
+                    for install in desired:
+                        add_key(key)
+                        add_install(install)
+                else:
+                    tracked[key] = entry
                 continue
             old_installed = old[1]
             if desired == old_installed:
-                tracked[key] = evaluated[3]  # idempotent: nothing for the kernel
+                tracked[key] = entry  # idempotent: nothing for the kernel
                 continue
             final[key] = (attrs, {i.table: i for i in old_installed})
             old_by_table = {i.table: i for i in old_installed}
             for install in desired:
                 before = old_by_table.pop(install.table, None)
                 if before is None:
-                    adds.append((key, install))
+                    add_key(key)
+                    add_install(install)
                 elif before == install:
                     continue
                 elif before.metric == install.metric:
-                    replaces.append((key, install))
+                    replaces[0].append(key)
+                    replaces[1].append(install)
                 else:
                     moves.append((key, install, before))
             for before in old_by_table.values():
-                deletes.append((key, before))
+                del_key(key)
+                del_install(before)
         self._counters["nexthop_validation_attempts"] += attempts
         self._counters["nexthop_validation_failures"] += failures
         await self._commit(adds, replaces, deletes, moves, fresh, gone, final)
 
     async def _commit(
         self,
-        adds: list[tuple[_Key, _Install]],
-        replaces: list[tuple[_Key, _Install]],
-        deletes: list[tuple[_Key, _Install]],
+        adds: _Pairs,
+        replaces: _Pairs,
+        deletes: _Pairs,
         moves: list[tuple[_Key, _Install, _Install]],
-        fresh: list[tuple[_Key, _Entry]],
+        fresh: tuple[list[_Key], list[_Entry]],
         gone: list[_Key],
         final: dict[_Key, tuple[_Attrs, dict[int, _Install]]],
     ) -> None:
         counters = self._counters
         failed: dict[_Key, list[_Install]] = {}
-        creates = adds + [(k, new) for k, new, _old in moves]
+        creates = adds
+        if moves:
+            creates = (adds[0] + [k for k, _new, _old in moves],
+                       adds[1] + [new for _k, new, _old in moves])
         if self._held:
             creates, claimed = self._claim_held(creates, final)
-            replaces = replaces + claimed
-        for flags, batch, what in ((_CREATE, creates, "add"), (_REPLACE, replaces, "replace")):
-            if not batch:
+            replaces = (replaces[0] + claimed[0], replaces[1] + claimed[1])
+        for flags, (keys, installs), what in ((_CREATE, creates, "add"),
+                                              (_REPLACE, replaces, "replace")):
+            if not keys:
                 continue
             assert self._nl is not None
-            results = await self._nl.routes(_NEW, self._specs(batch, False), flags)
-            done = len(batch)
+            results = await self._nl.routes(_NEW, self._specs(keys, installs, False), flags)
+            done = len(keys)
             if final or any(results):
-                for (key, install), error in zip(batch, results, strict=True):
+                for key, install, error in zip(keys, installs, results, strict=True):
                     if error is None:
                         pending = final.get(key)
                         if pending is not None:
@@ -667,17 +706,19 @@ class Exporter:
         # Make before break: the old metric goes only once the new one is in.
         for key, new, old in moves:
             if final[key][1].get(new.table) == new:
-                deletes.append((key, old))
-        removed = await self._delete(deletes)
-        for key, install in removed:
-            pending = final.get(key)
-            if pending is not None and pending[1].get(install.table) == install:
-                del pending[1][install.table]
+                deletes[0].append(key)
+                deletes[1].append(old)
+        await self._delete_pairs(deletes)
+        if final:
+            for key, install in zip(*deletes, strict=True):
+                pending = final.get(key)
+                if pending is not None and pending[1].get(install.table) == install:
+                    del pending[1][install.table]
         tracked = self._tracked
         intern = self._intern
         for key in gone:
             del tracked[key]
-        tracked.update(fresh)
+        tracked.update(zip(*fresh, strict=True))
         for key, missing in failed.items():
             entry = tracked.get(key)
             if entry is not None and key not in final:
@@ -686,49 +727,57 @@ class Exporter:
         for key, (attrs, by_table) in final.items():
             entry = (attrs, tuple(by_table[t] for t in sorted(by_table)))
             tracked[key] = intern.setdefault(entry, entry)
-        if (fresh or gone or final) and self._config.state_file:
+        if (fresh[0] or gone or final) and self._config.state_file:
             self._state_dirty = True
 
     def _claim_held(
-        self, creates: list[tuple[_Key, _Install]],
-        final: dict[_Key, tuple[_Attrs, dict[int, _Install]]],
-    ) -> tuple[list[tuple[_Key, _Install]], list[tuple[_Key, _Install]]]:
+        self, creates: _Pairs, final: dict[_Key, tuple[_Attrs, dict[int, _Install]]],
+    ) -> tuple[_Pairs, _Pairs]:
         """Routes to create that we left in the kernel across a graceful restart: one that is
         already exactly so is adopted without a kernel call; one that differs is replaced
         atomically. Returns (still to create, to replace)."""
         held = self._held
         assert held is not None
-        rest: list[tuple[_Key, _Install]] = []
-        replace: list[tuple[_Key, _Install]] = []
-        for key, install in creates:
+        rest: _Pairs = ([], [])
+        replace: _Pairs = ([], [])
+        for key, install in zip(*creates, strict=True):
             was = held.pop((_plain(key), install.table, install.metric), None)
             if was is None:
-                rest.append((key, install))
+                rest[0].append(key)
+                rest[1].append(install)
             elif was[0] == install.gateway and was[2] == install.onlink and (
                     not install.oif or was[1] == install.oif):
                 pending = final.get(key)
                 if pending is not None:
                     pending[1][install.table] = install
             else:
-                replace.append((key, install))
+                replace[0].append(key)
+                replace[1].append(install)
         return rest, replace
 
     async def _delete(self, deletes: list[tuple[_Key, _Install]]) -> list[tuple[_Key, _Install]]:
         """Delete routes (our protocol only); returns those gone (ESRCH counts as gone)."""
-        if not deletes:
-            return []
+        if deletes:
+            await self._delete_pairs(([k for k, _i in deletes], [i for _k, i in deletes]))
+        return deletes
+
+    async def _delete_pairs(self, deletes: _Pairs) -> None:
+        """Delete routes, given as parallel lists of keys and installs (our protocol only);
+        every one counts as gone (ESRCH included), the others' errors are reported."""
+        keys, installs = deletes
+        if not keys:
+            return
         assert self._nl is not None
-        results = await self._nl.routes(_DEL, self._specs(deletes, True))
-        withdrawn = len(deletes)
+        results = await self._nl.routes(_DEL, self._specs(keys, installs, True))
+        withdrawn = len(keys)
         if any(results):
-            for item, error in zip(deletes, results, strict=True):
+            for key, install, error in zip(keys, installs, results, strict=True):
                 if error is not None and error.errno != errno.ESRCH:
                     # The kernel kept it, but it is no longer ours to track.
                     withdrawn -= 1
-                    self._error(f"delete {self._describe(*item)}: {error}")
+                    self._error(f"delete {self._describe(key, install)}: {error}")
         self._counters["withdrawn"] += withdrawn
         self._counters["last_withdraw_time"] = time.time()
-        return deletes
 
     def _error(self, text: str) -> None:
         self._counters["errors"] += 1

@@ -300,6 +300,14 @@ def test_batch_lines_parse_as_single_commands() -> None:
         "route replace 2001:db8:1::/64 via fe80::1 metric 5 table main", "# comment", "",
         "route", "route add default via 10.0.0.2 onlink", "route add 10.0.8.0/24 dev nosuch",
         "route delete 10.0.9.0/24 table 0", "route append 10.0.9.0/33",
+        # prefixes: the usual forms, and those the fast path hands to _prefix
+        "route add 10.0.10.0/024 table 100", "route add 10.0.11.1 table 100",
+        "route add 2001:db8::1 table 100", "route add 0.0.0.0/0 table 100",
+        "route add ::/0 table 100", "route add 0/0 table 100", "route add default6",
+        "route add 2001:db8::/129", "route add 2001:db8::1/64", "route add 10.0.12.0/",
+        "route add 10.0.12.0/-1", "route add 10.0.12.0/+8", "route add 10.0.12.0/2\u00b2",
+        "route add 10.0.256.0/24", "route add 2001:db8:::/64", "route add fe80::1%b0/128",
+        "route add 192.0.2.128/25 via 10.0.0.2", "route add 192.0.2.129/25 via 10.0.0.2",
     ]
     names = Names([])
     commands, problems = parse_batch(lines, names)

@@ -24,7 +24,13 @@ from netlinkbgp.codec import (
 )
 from netlinkbgp.codec.constants import Ifla, IflaInfo, NlmFlag, Rta, RtmType, RtTable
 from netlinkbgp.codec.messages import with_header
-from netlinkbgp.codec.route_requests import RouteSpec, encode_route_requests
+from netlinkbgp.codec.route_requests import (
+    PackedRoutes,
+    RouteSpec,
+    encode_route_requests,
+    pack_prefix,
+    unpack_prefix,
+)
 from netlinkbgp.errors import DecodeError, LocalProtocolError
 from tests import strategies as s
 
@@ -293,3 +299,47 @@ def test_batched_requests_match_requests_encoded_alone() -> None:
     with pytest.raises(LocalProtocolError):
         encode_route_requests([specs[0], specs[0]._replace(dst=bytes(3))],
                               RtmType.RTM_NEWROUTE, 0, 1)
+
+
+def test_packed_routes_encode_as_their_specs() -> None:
+    """PackedRoutes (packed destinations + shared rests) give the bytes, specs, slices,
+    delete order and errors of the equivalent list of RouteSpecs."""
+    gw4, gw6 = ip_address("10.0.0.2").packed, ip_address("fe80::1").packed
+    rests = [(100, 186, None, gw4, 0, False, 1), (1000, 186, 20, gw4, 2, False, 1),
+             (254, 186, 1024, gw6, 3, True, 1), (100, 186, None, gw6, 0, False, 1),
+             (100, 186, None, None, 2, False, 1), (300, 186, 7, None, 0, False, 1)]
+    nets = [ip_network(n) for n in ("20.1.0.0/16", "20.1.0.0/24", "0.0.0.0/0",
+                                     "2001:db8::/64", "2001:db8::/48", "255.255.255.255/32",
+                                     "ffff::/128", "20.0.0.0/16")]
+    prefixes, shared, specs = [], [], []
+    for i in range(300):
+        net = nets[(i * 7) % len(nets)] if i % 5 else nets[i % len(nets)]
+        rest = rests[(i // 3) % len(rests)]
+        family = 2 if net.version == 4 else 10
+        prefixes.append(pack_prefix(net))
+        shared.append(rest)
+        specs.append(RouteSpec(family, net.network_address.packed, net.prefixlen, *rest))
+    assert [unpack_prefix(p) for p in prefixes] == [s[:3] for s in specs]
+    packed = PackedRoutes(prefixes, shared)
+    assert list(packed) == specs and len(packed) == len(specs)
+    assert list(packed[10:50]) == specs[10:50] and packed[-1] == specs[-1]
+    for msg_type, flags in ((RtmType.RTM_NEWROUTE, 0x600), (RtmType.RTM_DELROUTE, 0)):
+        assert encode_route_requests(packed, msg_type, flags, 9) == encode_route_requests(
+            specs, msg_type, flags, 9)
+        assert encode_route_requests(packed[5:6], msg_type, flags, 3) == (
+            encode_route_requests(specs[5:6], msg_type, flags, 3))
+    order = sorted(range(len(specs)), key=lambda i: (specs[i][0], specs[i][1]), reverse=True)
+    assert packed.descending() == order
+    assert list(packed.take(order)) == [specs[i] for i in order]
+    bad = PackedRoutes([prefixes[0], prefixes[0]], [shared[0], (2**32, 186, None, None, 0,
+                                                                False, 1)])
+    with pytest.raises(LocalProtocolError, match="does not fit"):
+        encode_route_requests(bad, RtmType.RTM_NEWROUTE, 0, 1)
+    with pytest.raises(LocalProtocolError, match="does not fit"):
+        encode_route_requests(PackedRoutes([prefixes[0]], [shared[0]]), RtmType.RTM_NEWROUTE,
+                              0, 2**32)
+    with pytest.raises(LocalProtocolError, match="does not fit"):  # the template's pack
+        encode_route_requests(PackedRoutes([prefixes[0]] * 2, [shared[0]] * 2),
+                              RtmType.RTM_NEWROUTE, 0, 2**32 - 1)
+    with pytest.raises(LocalProtocolError):
+        PackedRoutes([1], [])

@@ -126,6 +126,36 @@ def test_matching_semantics_any_listed_community_and_several_tables() -> None:
     assert all(r.onlink and r.oif == 3 for r in exporter.routes())
 
 
+def test_prefix_keys_of_both_families_and_of_subclasses() -> None:
+    """apply() packs prefixes itself for the stdlib classes; a subclass goes the public way;
+    all give the same routes, and changes to a pending key count as dampened."""
+    from ipaddress import IPv4Network, IPv6Network
+
+    class Net4(IPv4Network):
+        pass
+
+    class Net6(IPv6Network):
+        pass
+
+    nets = ["192.0.2.0/24", "10.0.0.0/8", "0.0.0.0/0", "2001:db8::/64", "::/0",
+            "2001:db8::1/128"]
+    got = []
+    for make4, make6 in ((IPv4Network, IPv6Network), (Net4, Net6)):
+        exporter, fake = _offline(ExportConfig(dampening_interval=60_000, rules=[_rule("a")]))
+        routes = [dataclasses.replace(
+            _route(n, "10.0.0.2" if ":" not in n else "2001:db8::2", ifindex=3),
+            prefix=(make6 if ":" in n else make4)(n)) for n in nets]
+        exporter.apply(_announce(*routes))
+        exporter.apply(_announce(*routes[:2]))
+        asyncio.run(exporter.drain())
+        assert exporter.stats().dampened == 2
+        got.append(([(str(r.prefix), r.table) for r in exporter.routes()],
+                     [(s.family, s.dst, s.dst_len) for _t, _f, specs in fake.calls
+                      for s in specs]))
+    assert got[0] == got[1]
+    assert sorted(got[0][0]) == sorted((n, 254) for n in nets)
+
+
 def test_idempotent_no_kernel_call_when_nothing_changed() -> None:
     exporter, fake = _offline(ExportConfig(dampening_interval=0, rules=[_rule("a")]))
     route = _route("192.0.2.0/24", "10.0.0.2", ifindex=3)
