@@ -179,14 +179,7 @@ def _config_reader(path: str) -> Callable[[], DaemonConfig]:
     from netlinkbgp.config import parse_config
 
     def load() -> DaemonConfig:
-        try:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
-        except OSError as exc:
-            raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{path} is not UTF-8 text: {exc.reason}") from None
-        return parse_config(text, path)
+        return parse_config(_read_text(path, ConfigError, "utf-8"), path)
 
     return load
 
@@ -196,17 +189,23 @@ def _configure_logging(level: str) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def _read_text(path: str, error: type[NetlinkBGPError], encoding: str | None = None) -> str:
+    """A file's text; a file that cannot be read or decoded raises ``error`` naming it."""
+    try:
+        with open(path, encoding=encoding) as handle:
+            return handle.read()
+    except OSError as exc:
+        raise error(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        kind = f"{encoding.upper()} text" if encoding else "text"
+        raise error(f"{path} is not {kind}: {exc.reason}") from None
+
+
 def _read_batch(path: str) -> list[str]:
     """The lines of a batch file (``-``: standard input)."""
     if path == "-":
         return sys.stdin.read().splitlines()
-    try:
-        with open(path) as handle:
-            return handle.read().splitlines()
-    except OSError as exc:
-        raise InvalidValueError(f"cannot read {path}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise InvalidValueError(f"{path} is not text: {exc.reason}") from None
+    return _read_text(path, InvalidValueError).splitlines()
 
 
 async def route_main(words: list[str], batch: str | None, as_json: bool, out: TextIO) -> int:

@@ -275,10 +275,7 @@ class Daemon:
             self.speaker.withdraw(gone)
             return
         if config is not None:
-            importer = Importer(config)
-            await importer.start()
-            self.importer = importer
-            importer.subscribe(self.speaker)
+            await self._start_importer(config)
 
     async def _reload_exporter(self, config: ExportConfig | None) -> None:
         enabled = config is not None and config.enabled
