@@ -19,7 +19,7 @@ from netlinkbgp import PeerStatus, Route, Speaker
 from netlinkbgp.route import format_community, format_ext_community, format_large_community
 from tests.interop.daemons import POLL_INTERVAL_SECONDS, DaemonError, run_in
 
-__all__ = ["poll", "route_data", "run_speaker", "status_data"]
+__all__ = ["has", "one", "poll", "route_data", "run_speaker", "status_data", "wait_until"]
 
 _T = TypeVar("_T")
 
@@ -57,6 +57,27 @@ def status_data(status: PeerStatus) -> dict[str, Any]:
 def statuses(speaker: Speaker) -> dict[str, dict[str, Any]]:
     """Every peer's status, keyed by address."""
     return {s.address: status_data(s) for s in speaker.status()}
+
+
+def one(routes: list[dict[str, Any]], prefix: str) -> dict[str, Any]:
+    """The one route for ``prefix`` among a daemon's routes (asserted to be exactly one)."""
+    found = [r for r in routes if r["prefix"] == prefix]
+    assert len(found) == 1, f"{prefix} in {routes}"
+    return found[0]
+
+
+def has(*prefixes: str) -> Callable[[list[dict[str, Any]]], bool]:
+    """A predicate for :func:`poll`: the routes include every one of ``prefixes``."""
+    return lambda routes: {r["prefix"] for r in routes} >= set(prefixes)
+
+
+async def wait_until(done: Callable[[], Any], timeout: float = WAIT_SECONDS) -> None:
+    """Let the Speaker's loop run until ``done()`` is true or ``timeout`` passes (the caller
+    asserts on what it then finds, so a timeout shows the state rather than raising here)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not done() and loop.time() < deadline:
+        await asyncio.sleep(0.05)
 
 
 async def poll(read: Callable[[], _T], predicate: Callable[[_T], bool],

@@ -19,7 +19,17 @@ import pytest
 from netlinkbgp import PeerConfig, PeerEvent, Route, Speaker, SpeakerConfig
 from netlinkbgp.route import parse_community, parse_large_community
 from tests.interop.daemons import Bird, BirdPeer, BirdStatic, Topology, bird_config, topology
-from tests.interop.ours import WAIT_SECONDS, hold, poll, route_data, run_speaker, statuses
+from tests.interop.ours import (
+    WAIT_SECONDS,
+    has,
+    hold,
+    one,
+    poll,
+    route_data,
+    run_speaker,
+    statuses,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.interop, pytest.mark.usefixtures("bird_available")]
 
@@ -35,16 +45,6 @@ BIRD_V6 = BirdStatic("2001:db8:10::/48", communities=("65001:600",),
 def _ours(prefix: str, med: int, community: str, large: str) -> Route:
     return Route(ip_network(prefix), med=med, communities=(parse_community(community),),
                  large_communities=(parse_large_community(large),))
-
-
-def _one(routes: list[dict[str, Any]], prefix: str) -> dict[str, Any]:
-    found = [r for r in routes if r["prefix"] == prefix]
-    assert len(found) == 1, f"{prefix} in {routes}"
-    return found[0]
-
-
-def _has(*prefixes: str) -> Any:
-    return lambda routes: {r["prefix"] for r in routes} >= set(prefixes)
 
 
 def _since(bird: Bird, name: str) -> str:
@@ -85,9 +85,9 @@ async def _exchange(topo: Topology, bird: Bird, role: str) -> dict[str, Any]:
         await sp.drain()
         await sp.wait_route(BIRD_V4.prefix, timeout=WAIT_SECONDS)
         await sp.wait_route(BIRD_V6.prefix, timeout=WAIT_SECONDS)
-        bird4 = await poll(lambda: bird.routes("master4", "ours4"), _has("10.1.0.0/24"),
+        bird4 = await poll(lambda: bird.routes("master4", "ours4"), has("10.1.0.0/24"),
                            what="our IPv4 route in BIRD")
-        bird6 = await poll(lambda: bird.routes("master6", "ours6"), _has("2001:db8:1::/48"),
+        bird6 = await poll(lambda: bird.routes("master6", "ours6"), has("2001:db8:1::/48"),
                            what="our IPv6 route in BIRD")
         return {"ours4": route_data(sp.best(BIRD_V4.prefix)),
                 "ours6": route_data(sp.best(BIRD_V6.prefix)),
@@ -138,7 +138,7 @@ def test_sessions_and_attributes_both_ways(role: str) -> None:
     assert hops == {topo.daemon_v6: 0, topo.daemon_ll: got["ifindex"]}, ours6
 
     # Our routes as BIRD parsed them (a 4-byte AS in the path).
-    bird4 = _one(got["bird4"], "10.1.0.0/24")
+    bird4 = one(got["bird4"], "10.1.0.0/24")
     assert bird4["as_path"] == [OUR_AS]
     assert bird4["bgp_next_hop"] == [topo.ours_v4]
     assert bird4["next_hop"] == topo.ours_v4
@@ -147,7 +147,7 @@ def test_sessions_and_attributes_both_ways(role: str) -> None:
     assert sorted(bird4["large_communities"]) == ["4200000002:7:8", "4200000002:9:9"]
     assert bird4["origin"] == "IGP"
     assert bird4["dest"] == "unicast"
-    bird6 = _one(got["bird6"], "2001:db8:1::/48")
+    bird6 = one(got["bird6"], "2001:db8:1::/48")
     assert bird6["as_path"] == [OUR_AS]
     sent_ll = [] if role == "passive" else [topo.ours_ll]
     assert bird6["bgp_next_hop"] == [topo.ours_v6, *sent_ll]
@@ -178,8 +178,8 @@ async def _ibgp(topo: Topology, bird: Bird) -> dict[str, Any]:
         await sp.drain()
         await sp.wait_route("10.10.0.0/24", timeout=WAIT_SECONDS)
         await sp.wait_route("2001:db8:10::/48", timeout=WAIT_SECONDS)
-        bird4 = await poll(lambda: bird.routes("master4", "ours4"), _has("10.1.0.0/24"))
-        bird6 = await poll(lambda: bird.routes("master6", "ours6"), _has("2001:db8:1::/48"))
+        bird4 = await poll(lambda: bird.routes("master4", "ours4"), has("10.1.0.0/24"))
+        bird6 = await poll(lambda: bird.routes("master6", "ours6"), has("2001:db8:1::/48"))
         return {"ours4": route_data(sp.best("10.10.0.0/24")),
                 "ours6": route_data(sp.best("2001:db8:10::/48")),
                 "bird4": bird4, "bird6": bird6}
@@ -205,11 +205,11 @@ def test_ibgp_local_pref_both_ways() -> None:
     assert (got["ours4"]["med"], got["ours4"]["communities"]) == (5, ["65001:1"])
     assert got["ours6"]["local_pref"] == 250
     assert (got["ours6"]["med"], got["ours6"]["large_communities"]) == (6, ["65001:2:3"])
-    bird4 = _one(got["bird4"], "10.1.0.0/24")
+    bird4 = one(got["bird4"], "10.1.0.0/24")
     assert (bird4["local_pref"], bird4["as_path"], bird4["med"]) == (300, [], 10)
     assert bird4["communities"] == ["65001:7"]
     assert bird4["large_communities"] == ["65001:7:8"]
-    bird6 = _one(got["bird6"], "2001:db8:1::/48")
+    bird6 = one(got["bird6"], "2001:db8:1::/48")
     assert (bird6["local_pref"], bird6["as_path"], bird6["med"]) == (400, [], 20)
     assert bird6["large_communities"] == ["65001:8:9"]
 
@@ -237,7 +237,7 @@ async def _two_byte(topo: Topology, bird: Bird) -> dict[str, Any]:
         sp.announce(Route(ip_network("10.1.0.0/24"), as_path=(4200000005, 64777)))
         await sp.drain()
         route = await sp.wait_route("10.30.0.0/24", timeout=WAIT_SECONDS)
-        bird4 = await poll(lambda: bird.routes("master4", "ours4"), _has("10.1.0.0/24"))
+        bird4 = await poll(lambda: bird.routes("master4", "ours4"), has("10.1.0.0/24"))
         return {"ours": route_data(route), "bird4": bird4, "info": bird.protocol_info("ours4")}
 
 
@@ -252,7 +252,7 @@ def test_two_byte_peer_as_path() -> None:
     # BIRD sent AS_PATH 65001 64999 23456 with AS4_PATH: we merged them back.
     assert got["ours"]["as_path"] == [BIRD_AS, 64999, 4200000009]
     # We sent AS_PATH 65002 23456 64777 with AS4_PATH: BIRD merged them back.
-    assert _one(got["bird4"], "10.1.0.0/24")["as_path"] == [TWO_BYTE_AS, 4200000005, 64777]
+    assert one(got["bird4"], "10.1.0.0/24")["as_path"] == [TWO_BYTE_AS, 4200000005, 64777]
     assert got["info"]["Neighbor AS"] == str(TWO_BYTE_AS)
 
 
@@ -270,7 +270,7 @@ async def _extended_next_hop(topo: Topology, bird: Bird) -> dict[str, Any]:
         sp.announce(_ours("10.1.0.0/24", 10, "65002:7", "4200000002:7:8"))
         await sp.drain()
         route = await sp.wait_route(BIRD_V4.prefix, timeout=WAIT_SECONDS)
-        bird4 = await poll(lambda: bird.routes("master4", "ours6"), _has("10.1.0.0/24"))
+        bird4 = await poll(lambda: bird.routes("master4", "ours6"), has("10.1.0.0/24"))
         return {"ours": route_data(route), "bird4": bird4, "status": statuses(sp)}
 
 
@@ -286,7 +286,7 @@ def test_ipv4_routes_over_ipv6_session() -> None:
     ours = got["ours"]
     assert topo.daemon_v6 in ours["next_hops"], ours
     assert (ours["as_path"], ours["med"], ours["communities"]) == ([BIRD_AS], 50, ["65001:100"])
-    bird4 = _one(got["bird4"], "10.1.0.0/24")
+    bird4 = one(got["bird4"], "10.1.0.0/24")
     assert bird4["bgp_next_hop"][0] == topo.ours_v6
     assert bird4["dest"] == "unicast"
     assert (bird4["as_path"], bird4["med"], bird4["communities"]) == ([OUR_AS], 10, ["65002:7"])
@@ -306,10 +306,7 @@ async def _md5(topo: Topology, bird: Bird) -> dict[str, Any]:
     ))
     async with Speaker(cfg) as sp:
         await sp.wait_established(topo.daemon_v4, timeout=WAIT_SECONDS)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + WAIT_SECONDS
-        while not sp.status(topo.daemon_v6)[0].last_error and loop.time() < deadline:
-            await asyncio.sleep(0.1)
+        await wait_until(lambda: sp.status(topo.daemon_v6)[0].last_error)
         await asyncio.sleep(0.5)
         return {"ours": statuses(sp), "bird4": bird.protocol_state("ours4"),
                 "bird6": bird.protocol_state("ours6")}
@@ -421,23 +418,18 @@ async def _refresh(topo: Topology, bird: Bird) -> dict[str, Any]:
         await sp.drain()
         await sp.wait_route(BIRD_V4.prefix, timeout=WAIT_SECONDS)
         await sp.wait_end_of_rib(timeout=WAIT_SECONDS)
-        await poll(lambda: bird.routes("master4", "ours4"), _has("10.1.0.0/24"))
+        await poll(lambda: bird.routes("master4", "ours4"), has("10.1.0.0/24"))
         before = statuses(sp)[topo.daemon_v4]
         # We ask BIRD: it sends its routes again.
         sp.refresh(topo.daemon_v4)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + WAIT_SECONDS
-        while (sp.status(topo.daemon_v4)[0].updates_received <= before["updates_received"]
-               and loop.time() < deadline):
-            await asyncio.sleep(0.05)
+        await wait_until(lambda: sp.status(topo.daemon_v4)[0].updates_received
+                         > before["updates_received"])
         after_ours = statuses(sp)[topo.daemon_v4]
         # BIRD asks us: we send ours again.
         await asyncio.to_thread(bird.birdc, "reload", "in", "ours4")
-        deadline = loop.time() + WAIT_SECONDS
-        while not any(e.kind == "route-refresh" for e in events) and loop.time() < deadline:
-            await asyncio.sleep(0.05)
+        await wait_until(lambda: any(e.kind == "route-refresh" for e in events))
         await sp.drain()
-        bird4 = await hold(lambda: bird.routes("master4", "ours4"), _has("10.1.0.0/24"), 0.5,
+        bird4 = await hold(lambda: bird.routes("master4", "ours4"), has("10.1.0.0/24"), 0.5,
                            "our route in BIRD after its refresh")
         return {"before": before, "after_ours": after_ours, "after_theirs": statuses(sp),
                 "route": route_data(sp.best(BIRD_V4.prefix)), "bird4": bird4,
@@ -462,7 +454,7 @@ def test_route_refresh_both_ways() -> None:
     assert theirs["updates_sent"] > before["updates_sent"]
     assert theirs["established"] == 1
     assert got["state"] == "Established"
-    assert _one(got["bird4"], "10.1.0.0/24")["med"] == 10
+    assert one(got["bird4"], "10.1.0.0/24")["med"] == 10
 
 
 # ------------------------------------------------------------------------------------------
@@ -478,10 +470,7 @@ async def _wrong_as(topo: Topology) -> dict[str, Any]:
                    connect_retry_time=1.0),
     ))
     async with Speaker(cfg) as sp:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + WAIT_SECONDS
-        while (not all(s.last_error_code for s in sp.status())) and loop.time() < deadline:
-            await asyncio.sleep(0.05)
+        await wait_until(lambda: all(s.last_error_code for s in sp.status()))
         return statuses(sp)
 
 

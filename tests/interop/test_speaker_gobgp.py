@@ -19,7 +19,17 @@ import pytest
 from netlinkbgp import PeerConfig, PeerEvent, Route, RouteDistinguisher, Speaker, SpeakerConfig
 from netlinkbgp.route import parse_community, parse_large_community, parse_route_target
 from tests.interop.daemons import Gobgp, GobgpPeer, Topology, gobgp_config, topology
-from tests.interop.ours import WAIT_SECONDS, hold, poll, route_data, run_speaker, statuses
+from tests.interop.ours import (
+    WAIT_SECONDS,
+    has,
+    hold,
+    one,
+    poll,
+    route_data,
+    run_speaker,
+    statuses,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.interop, pytest.mark.usefixtures("gobgp_available")]
 
@@ -27,25 +37,8 @@ GOBGP_AS = 65001
 OUR_AS = 4200000002
 
 
-def _one(routes: list[dict[str, Any]], prefix: str) -> dict[str, Any]:
-    found = [r for r in routes if r["prefix"] == prefix]
-    assert len(found) == 1, f"{prefix} in {routes}"
-    return found[0]
-
-
-def _has(*prefixes: str) -> Any:
-    return lambda routes: {r["prefix"] for r in routes} >= set(prefixes)
-
-
 def _gobgp(topo: Topology, peers: list[GobgpPeer]) -> Gobgp:
     return Gobgp(topo.ns_daemon, gobgp_config(GOBGP_AS, topo.daemon_v4, peers))
-
-
-async def _wait_status(sp: Speaker, done: Any, timeout: float = WAIT_SECONDS) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not done() and loop.time() < deadline:
-        await asyncio.sleep(0.05)
 
 
 def _uptime(neighbor: dict[str, Any]) -> Any:
@@ -80,9 +73,9 @@ async def _exchange(topo: Topology, gobgp: Gobgp, passive: bool) -> dict[str, An
         await sp.drain()
         ours4 = await sp.wait_route("10.20.0.0/24", timeout=WAIT_SECONDS)
         ours6 = await sp.wait_route("2001:db8:20::/48", timeout=WAIT_SECONDS)
-        rib4 = await poll(lambda: gobgp.adj_in(topo.ours_v4, "ipv4"), _has("10.1.0.0/24"),
+        rib4 = await poll(lambda: gobgp.adj_in(topo.ours_v4, "ipv4"), has("10.1.0.0/24"),
                           what="our IPv4 route in GoBGP")
-        rib6 = await poll(lambda: gobgp.adj_in(topo.ours_v6, "ipv6"), _has("2001:db8:1::/48"),
+        rib6 = await poll(lambda: gobgp.adj_in(topo.ours_v6, "ipv6"), has("2001:db8:1::/48"),
                           what="our IPv6 route in GoBGP")
         return {"ours4": route_data(ours4), "ours6": route_data(ours6), "rib4": rib4,
                 "rib6": rib6, "status": statuses(sp),
@@ -108,14 +101,14 @@ def _check_exchange(topo: Topology, got: dict[str, Any]) -> None:
     assert (ours6["med"], ours6["local_pref"], ours6["communities"],
             ours6["large_communities"]) == (31, 150, ["65001:21"], ["65001:2:1"])
 
-    rib4 = _one(got["rib4"], "10.1.0.0/24")
+    rib4 = one(got["rib4"], "10.1.0.0/24")
     assert rib4["as_path"] == [OUR_AS]  # GoBGP prints it asdot; the parser turns it back
     assert rib4["next_hop"] == topo.ours_v4
     assert (rib4["med"], rib4["origin"]) == (10, "IGP")
     assert rib4["communities"] == ["65002:7", "65002:99"]
     assert rib4["large_communities"] == ["4200000002:7:8"]
     assert rib4["local_pref"] is None
-    rib6 = _one(got["rib6"], "2001:db8:1::/48")
+    rib6 = one(got["rib6"], "2001:db8:1::/48")
     assert rib6["as_path"] == []
     assert rib6["next_hop"] == topo.ours_v6
     assert (rib6["med"], rib6["local_pref"]) == (20, 300)
@@ -215,11 +208,11 @@ def test_vpn_both_ways() -> None:
     assert topo.daemon_v6 in ours6["next_hops"]
     assert got["wrong_rd"] is None and got["unicast"] is None
 
-    rib4 = _one(got["rib4"], "10.60.0.0/24")
+    rib4 = one(got["rib4"], "10.60.0.0/24")
     assert (rib4["rd"], rib4["labels"], rib4["ext_communities"]) == (
         "65002:60", [300], ["(rt, 65002, 60)"])
     assert (rib4["as_path"], rib4["med"], rib4["next_hop"]) == ([OUR_AS], 7, topo.ours_v4)
-    rib6 = _one(got["rib6"], "2001:db8:60::/48")
+    rib6 = one(got["rib6"], "2001:db8:60::/48")
     assert (rib6["rd"], rib6["labels"], rib6["ext_communities"]) == (
         "65002:66", [301], ["(rt, 65002, 66)"])
     assert (rib6["as_path"], rib6["next_hop"]) == ([OUR_AS], topo.ours_v6)
@@ -239,7 +232,7 @@ async def _md5(topo: Topology, gobgp: Gobgp) -> dict[str, Any]:
     ))
     async with Speaker(cfg) as sp:
         await sp.wait_established(topo.daemon_v4, timeout=WAIT_SECONDS)
-        await _wait_status(sp, lambda: sp.status(topo.daemon_v6)[0].last_error)
+        await wait_until(lambda: sp.status(topo.daemon_v6)[0].last_error)
         return {"ours": statuses(sp), "v4": gobgp.neighbor_state(topo.ours_v4),
                 "v6": gobgp.neighbor_state(topo.ours_v6)}
 
@@ -291,7 +284,7 @@ async def _refresh_and_live(topo: Topology, gobgp: Gobgp) -> dict[str, Any]:
 
         # We ask GoBGP: it sends its routes again.
         sp.refresh(topo.daemon_v4)
-        await _wait_status(sp, lambda: sp.status(topo.daemon_v4)[0].updates_received
+        await wait_until(lambda: sp.status(topo.daemon_v4)[0].updates_received
                            > before["updates_received"])
         seen["after_ours"] = statuses(sp)[topo.daemon_v4]
         seen["route"] = route_data(sp.best("10.20.0.0/24"))
@@ -358,7 +351,7 @@ async def _wrong_as(topo: Topology) -> dict[str, Any]:
                    connect_retry_time=1.0),
     ))
     async with Speaker(cfg) as sp:
-        await _wait_status(sp, lambda: all(s.last_error_code for s in sp.status()))
+        await wait_until(lambda: all(s.last_error_code for s in sp.status()))
         return statuses(sp)
 
 
