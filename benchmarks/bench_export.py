@@ -41,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.bench_netlink import _peak_rss_self, _row, _timed_process
+from benchmarks.bench_netlink import _peak_rss_self, _row, _timed_process, ratio_line
 from netlinkbgp import testing
 from netlinkbgp.codec.constants import RtmType, Rtprot
 from netlinkbgp.codec.messages import LinkMessage, RouteMessage, build_route
@@ -267,17 +267,7 @@ def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ours = rate.get((bench, "netlinkbgp"))
         if ours is None:
             continue
-        line: dict[str, Any] = {"bench": bench, "impl": "ratio", "per_second": ours}
-        reference = rate.get((bench, "ip-batch"))
-        if reference:
-            line["vs_ip_batch"] = round(ours / reference, 2)
-            if ratio:
-                line["target_ratio"] = ratio
-                line["met_ratio"] = line["vs_ip_batch"] >= ratio
-        if absolute:
-            line["target_per_second"] = absolute
-            line["met_per_second"] = ours >= absolute
-        out.append(line)
+        out.append(ratio_line(bench, ours, rate.get((bench, "ip-batch")), ratio, absolute))
     return out
 
 
