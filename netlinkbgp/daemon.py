@@ -187,10 +187,8 @@ class Daemon:
         if self.importer is not None:
             await self.importer.stop()
             self.importer = None
-        if graceful:
-            # Stopping the Speaker clears every Adj-RIB-In: those withdrawals must not reach
-            # the Exporter, or the routes a graceful stop keeps would leave the kernel.
-            self._relay.target = None
+        # A graceful stop detaches the Speaker's sinks first: the Exporter sees no withdrawals
+        # and our kernel routes stay.
         await self.speaker.stop(graceful=graceful)
         if self.exporter is not None:
             if not graceful:

@@ -327,6 +327,31 @@ def test_graceful_restart_keeps_routes_until_end_of_rib() -> None:
     assert out["a"].stale_prefixes == 0 and out["a"].accepted_prefixes == 1
 
 
+def test_graceful_stop_sends_the_sinks_no_withdrawals() -> None:
+    # Forwarding state is kept across a graceful restart (RFC 4724 §4.1): the routes a sink
+    # (an Exporter) installed must stay when the Speaker stops gracefully.
+    async def body() -> dict[str, Any]:
+        gr = {"graceful_restart": True, "restart_time": 30}
+        a, b = await _pair(a_peer=gr, b_peer=gr)
+        sink = Sink()
+        a.subscribe(sink)
+        await a.wait_established(timeout=10)
+        b.announce([Route(ip_network("10.7.0.0/24")), Route(ip_network("10.8.0.0/24"))])
+        await a.wait_route("10.8.0.0/24", timeout=10)
+        await a.drain()
+        before = len(sink.events)
+        await a.stop(graceful=True)
+        for _ in range(20):  # turns of the loop in which a feed left running would deliver
+            await asyncio.sleep(0)
+        after = [(e.kind, e.route and str(e.route.prefix)) for e in sink.events[before:]]
+        await b.stop()
+        return {"before": before, "after": after}
+
+    out = _run(body)
+    assert out["before"] >= 2
+    assert out["after"] == []
+
+
 def test_route_refresh_resends_the_table() -> None:
     async def body() -> dict[str, Any]:
         a, b = await _pair()

@@ -133,29 +133,37 @@ class Speaker:
         Args:
             graceful: close the connections without NOTIFICATION, so that peers that
                 negotiated graceful restart keep our routes until we are back (RFC 4724);
-                otherwise each session ends with Cease / Administrative Shutdown.
+                otherwise each session ends with Cease / Administrative Shutdown. A graceful
+                stop also keeps the received routes where the sinks put them (forwarding goes
+                on, RFC 4724 §4.1): the sinks are detached before the sessions close, so they
+                see no withdrawals.
         """
         if not self._started:
             return
         if self._server is not None:
             self._server.close()
             self._server = None
+        if graceful:
+            await self._stop_feeds()
         await asyncio.gather(*(p.stop(graceful, CeaseSubcode.ADMINISTRATIVE_SHUTDOWN)
                                for p in self._peers.values()))
         self._peers.clear()
         if self._eor_timer is not None:
             self._eor_timer.cancel()
+        await self._stop_feeds()
+        for _, future in self._waiters:
+            if not future.done():
+                future.set_exception(LocalProtocolError("the Speaker stopped"))
+        self._waiters.clear()
+        self._started = False
+
+    async def _stop_feeds(self) -> None:
         for feed in self._feeds:
             if feed.task is not None:
                 feed.task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await feed.task
                 feed.task = None
-        for _, future in self._waiters:
-            if not future.done():
-                future.set_exception(LocalProtocolError("the Speaker stopped"))
-        self._waiters.clear()
-        self._started = False
 
     @property
     def listen_port(self) -> int | None:
