@@ -133,7 +133,7 @@ async def run_main(load: Callable[[], DaemonConfig], control_socket: str, metric
     metrics_address = _host_port(metrics) if metrics else None
     daemon = Daemon(config, restarting=restarting)
     control = ControlServer(control_socket, daemon.handle)
-    exporter: MetricsServer | None = None
+    metrics_server: MetricsServer | None = None
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     reloads: set[asyncio.Task[None]] = set()
@@ -155,8 +155,9 @@ async def run_main(load: Callable[[], DaemonConfig], control_socket: str, metric
     try:
         await control.start()
         if metrics_address is not None:
-            exporter = MetricsServer(*metrics_address, stats=lambda: daemon.handle("GetStats", {}))
-            await exporter.start()
+            metrics_server = MetricsServer(*metrics_address,
+                                           stats=lambda: daemon.handle("GetStats", {}))
+            await metrics_server.start()
         loop.add_signal_handler(signal.SIGHUP, on_hup)
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stopping.set)
@@ -170,8 +171,8 @@ async def run_main(load: Callable[[], DaemonConfig], control_socket: str, metric
         for task in list(reloads):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if exporter is not None:
-            await exporter.stop()
+        if metrics_server is not None:
+            await metrics_server.stop()
         await control.stop()
         await daemon.stop()
     print("netlinkbgp: stopped", file=err, flush=True)

@@ -558,7 +558,7 @@ class Exporter:
         are usually the same object (interned per attribute set): they share the rest of the
         request too."""
         protocol = self._config.route_protocol
-        prefixes = [key if isinstance(key, int) else key[0] for key in keys]
+        prefixes = [key if isinstance(key, int) else key[0] for key in keys]  # _plain, inline
         rests: list[RouteRest] = []
         add_rest = rests.append
         last: _Install | None = None
@@ -785,7 +785,7 @@ class Exporter:
 
     @staticmethod
     def _describe(key: _Key, install: _Install) -> str:
-        _family, dst, length = _unkey(key if isinstance(key, int) else key[0])
+        _family, dst, length = _unkey(_plain(key))
         return f"{ip_network((dst, length))} table {install.table} metric {install.metric}"
 
     # -- kernel events, resync, cleanup ------------------------------------------------------
@@ -846,7 +846,7 @@ class Exporter:
         # Forget installs the kernel no longer has; delete ours that nobody tracks.
         known: set[tuple[int, int, int]] = set()
         for key, (attrs, installed) in list(self._tracked.items()):
-            plain = key if isinstance(key, int) else key[0]
+            plain = _plain(key)
             keep = []
             for install in installed:
                 ident = (plain, install.table, install.metric)
@@ -897,7 +897,7 @@ class Exporter:
             return
         routes: list[tuple[int, str, int]] = []
         for key, (_attrs, installed) in self._tracked.items():
-            _family, dst, length = _unkey(key if isinstance(key, int) else key[0])
+            _family, dst, length = _unkey(_plain(key))
             prefix = str(ip_network((dst, length)))
             routes.extend((i.table, prefix, i.metric) for i in installed)
         self._recorded = set(routes)
