@@ -251,14 +251,15 @@ def test_learned_route_shapes_decode_like_the_walk() -> None:
 
 def test_remembered_route_blocks_decode_like_the_walk() -> None:
     """Routes differing only by destination reuse the pairs decoded for the first one; any
-    other difference (gateway, metric, cacheinfo) is a different block, and past MAX_BLOCKS
-    of them the shape stops remembering. Every message still decodes as the walk does."""
+    other difference (gateway, metric, cacheinfo) is a different template, and past
+    MAX_TEMPLATES of them a dump stops remembering. Every message still decodes as the walk
+    does."""
     from netlinkbgp.codec.attrs import decode_attrs
-    from netlinkbgp.codec.route_attrs import MAX_BLOCKS, RouteShapes
+    from netlinkbgp.codec.route_attrs import MAX_TEMPLATES, RouteShapes
     from netlinkbgp.codec.specs import ROUTE_SPEC
 
     msgs = []
-    for i in range(MAX_BLOCKS + 50):
+    for i in range(MAX_TEMPLATES + 50):
         v6 = build_route(RtmType.RTM_NEWROUTE, ip_network(f"2001:db8:{i:x}::/64"),
                          gateway=ip_address(f"fe80::{i % 3 + 1}"), oif=3, metric=1024)
         msgs.append(v6._replace(attrs=(*v6.attrs,
@@ -268,10 +269,57 @@ def test_remembered_route_blocks_decode_like_the_walk() -> None:
     data = b"".join(encode_message(m) for m in msgs)
     shapes = RouteShapes()
     assert decode_messages(data, shapes) == msgs
+    assert len(shapes.templates) == MAX_TEMPLATES  # full: the last 50 were not remembered
     assert decode_messages(data, shapes) == msgs
     for msg in decode_messages(data, shapes)[:8]:
         encoded = encode_message(msg)
         assert decode_attrs(encoded, 28, len(encoded), ROUTE_SPEC) == msg.attrs
+
+
+def _route_variant(i: int, variant: int) -> bytes:
+    """Route message ``i`` of a dump, one of a few variants that differ outside RTA_DST."""
+    if variant < 4:  # IPv4: gateway, metric, flags or sequence number differ
+        msg = build_route(RtmType.RTM_NEWROUTE, ip_network(f"10.{i % 256}.{i // 256 % 256}.0/24"),
+                          gateway=ip_address(f"192.0.2.{1 + variant % 2}"), table=100, oif=3,
+                          metric=None if variant < 2 else 7, flags=0x2, seq=5)
+        if variant == 3:
+            msg = msg._replace(flags=0x2 | int(NlmFlag.NLM_F_DUMP_INTR), seq=6)
+        return encode_message(msg)
+    v6 = build_route(RtmType.RTM_NEWROUTE, ip_network(f"2001:db8:{i:x}::/64"),
+                     gateway=ip_address("fe80::1"), oif=3, metric=1024, flags=0x2, seq=5)
+    if variant == 4:  # cacheinfo that varies
+        v6 = v6._replace(attrs=(*v6.attrs, (Rta.RTA_CACHEINFO, s.RouteCacheInfo(0, i % 3, 0)),
+                                (Rta.RTA_PREF, 0)))
+        return encode_message(v6)
+    # An unaligned message: RTA_PREF last, its padding left out of nlmsg_len.
+    data = encode_message(v6._replace(attrs=(*v6.attrs, (Rta.RTA_PREF, 1))))
+    return struct.pack("=I", len(data) - 3) + data[4:]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(1, 40)), min_size=1, max_size=12))
+def test_dump_runs_decode_like_one_message_at_a_time(pieces: list[tuple[int, int]]) -> None:
+    """A datagram of route messages in runs of like ones (the way dumps come), broken by
+    other variants at random places, decodes as each message does alone, twice over (the
+    second time everything is remembered)."""
+    from netlinkbgp.codec.route_attrs import RouteShapes
+
+    parts = []
+    i = 0
+    for variant, count in pieces:
+        for _ in range(count):
+            data = _route_variant(i, variant)
+            parts.append(data + bytes(-len(data) % 4))
+            i += 1
+    alone = [decode_messages(part)[0] for part in parts]
+    shapes = RouteShapes()
+    datagram = b"".join(parts)
+    assert decode_messages(datagram, shapes) == alone
+    assert decode_messages(datagram, shapes) == alone
+    half = len(parts) // 2
+    assert decode_messages(b"".join(parts[:half]), shapes) == alone[:half]
+    with pytest.raises(DecodeError):  # a run never takes in a truncated message
+        decode_messages(datagram[:-4], shapes)
 
 
 def test_batched_requests_match_requests_encoded_alone() -> None:

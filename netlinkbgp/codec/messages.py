@@ -350,6 +350,7 @@ _LINK_TYPES = frozenset(
     (RtmType.RTM_NEWLINK, RtmType.RTM_DELLINK, RtmType.RTM_GETLINK, RtmType.RTM_SETLINK)
 )
 _ADDR_TYPES = frozenset((RtmType.RTM_NEWADDR, RtmType.RTM_DELADDR, RtmType.RTM_GETADDR))
+_DST = int(Rta.RTA_DST)
 
 
 def decode_messages(data: bytes, shapes: RouteShapes | None = None) -> list[Message]:
@@ -375,6 +376,9 @@ def decode_messages(data: bytes, shapes: RouteShapes | None = None) -> list[Mess
     append = out.append
     unpack_hdr = HDR.unpack_from
     unpack_rt = RTMSG.unpack_from
+    cuts_get = shapes.cuts.get
+    templates_get = shapes.templates.get
+    run = shapes.run
     n = len(data)
     offset = 0
     while offset < n:
@@ -388,12 +392,31 @@ def decode_messages(data: bytes, shapes: RouteShapes | None = None) -> list[Mess
         if mtype in _ROUTE_TYPES:
             if length < 28:
                 raise DecodeError("route message shorter than rtmsg", offset)
+            # A dump's messages mostly match a template: see netlinkbgp.codec.route_attrs.
+            cut = cuts_get(length)
+            if cut is not None:
+                low = offset + cut[0]
+                high = offset + cut[1]
+                template = templates_get(data[offset + 4 : low] + data[high:end])
+                if template is not None:
+                    fields, before, after, head, tail = template[:5]
+                    if length & 3 or data[end : end + cut[0]] != head \
+                            or data[end + cut[1] : end + length] != tail:
+                        attrs = before + ((_DST, data[low:high]),) + after  # noqa: RUF005
+                        append(_tuple_new(RouteMessage, fields + (attrs,)))  # noqa: RUF005
+                        offset += (length + 3) & ~3
+                        continue
+                    # The next message is alike too: take in the run (lengths are aligned).
+                    dsts = run(data, offset, length, template)
+                    out += [_tuple_new(RouteMessage, fields + (before + ((_DST, dst),) + after,))  # noqa: RUF005
+                            for dst in dsts]
+                    offset += len(dsts) * length
+                    continue
             fam, dlen, slen, tos, table, proto, scope, rtype, rflags = unpack_rt(data, body)
-            attrs = decode_route_attrs(data, body + 12, end, shapes)
-            append(_tuple_new(RouteMessage, (
-                mtype, flags, seq, pid, fam, dlen, slen, tos, table, proto, scope, rtype,
-                rflags, attrs,
-            )))
+            fields = (mtype, flags, seq, pid, fam, dlen, slen, tos, table, proto, scope,
+                      rtype, rflags, decode_route_attrs(data, body + 12, end, shapes))
+            shapes.remember(data, offset, end, fields)
+            append(_tuple_new(RouteMessage, fields))
         elif mtype in _LINK_TYPES:
             if length < 32:
                 raise DecodeError("link message shorter than ifinfomsg", offset)

@@ -8,12 +8,14 @@ messages of the same block length and first header are unpacked with it, and the
 headers are compared with the learned ones, so a message that merely looks similar falls back
 to the walk. The result is the same ``(type, value)`` tuple either way.
 
-Within a shape, the routes of a dump usually differ only by destination: same table, gateway,
-interface, metric. So each shape also remembers, by the block's bytes *outside* the RTA_DST
-value, the pairs already decoded before and after RTA_DST. Equal bytes decode to equal
-values, so a hit needs no unpacking and no header check (the headers are part of the key), and
-it shares those pairs instead of building new ones: a dump creates a third of the tuples, and
-the garbage collector has a third of them to walk.
+Within a dump, routes usually differ only by destination: same header, table, gateway,
+interface, metric. So the message decoded last for each distinct rest (the message's bytes
+*outside* the RTA_DST value, netlink header and ``rtmsg`` included) is remembered as a
+:class:`Template`: its fixed fields and its attribute pairs before and after RTA_DST. Equal
+bytes decode to equal values, so a message that matches a template needs no unpacking and no
+check (the headers are part of the key), and shares those pairs instead of building new ones.
+And as a dump of routes through one gateway is one long run of such messages,
+:meth:`RouteShapes.run` takes in the whole run at once.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from netlinkbgp.codec.attrs import Attr, RouteCacheInfo, decode_attrs
 from netlinkbgp.codec.constants import Rta
 from netlinkbgp.codec.specs import ROUTE_SPEC
 
-__all__ = ["MAX_BLOCKS", "MAX_SHAPES", "RouteShapes", "decode_route_attrs"]
+__all__ = ["MAX_SHAPES", "MAX_TEMPLATES", "RouteShapes", "Template", "decode_route_attrs"]
 
 #: Shapes remembered per cache: a routing table has a handful (per family, with or without
 #: gateway, metric, preferred source); the bound keeps hostile input from growing it.
@@ -37,11 +39,12 @@ _RTA_CACHEINFO = struct.Struct("=IIiIIIII")
 _tuple_new = tuple.__new__
 _unpack_u32 = _U32.unpack_from
 _unpack_cache = _RTA_CACHEINFO.unpack
-#: Attribute blocks remembered per shape (by their bytes outside RTA_DST): one per distinct
-#: (gateway, interface, metric...) of a table, where a few dozen are usual. A shape whose
-#: remembered blocks fill up stops remembering (and looking up).
-MAX_BLOCKS = 256
+#: Templates remembered per dump: one per distinct (gateway, interface, metric...) of a table,
+#: where a few dozen are usual. Past this many, a dump stops remembering new ones.
+MAX_TEMPLATES = 1024
 _DST = int(Rta.RTA_DST)
+#: Messages of a run compared one by one before comparing them in groups.
+_SHORT_RUN = 4
 #: Marks a key not seen yet (distinct from (), a key seen and not inlinable).
 _UNSEEN: tuple[Any, ...] = (None,)
 
@@ -54,6 +57,8 @@ _SIMPLE = (
     | {int(Rta.RTA_PREF): ((5, "B3x"),), int(Rta.RTA_CACHEINFO): ((36, "32s"),)}
 )
 _CACHEINFO = int(Rta.RTA_CACHEINFO)
+#: Where a route message's attributes start: nlmsghdr (16) + rtmsg (12).
+_RTMSG_END = 28
 
 
 class _Shape(NamedTuple):
@@ -66,16 +71,42 @@ class _Shape(NamedTuple):
     dst_size: int  # its length
 
 
-class RouteShapes:
-    """Learned route-attribute shapes; give one to :func:`decode_route_attrs` per stream."""
+class Template(NamedTuple):
+    """A decoded route message, remembered to decode the ones equal to it but for RTA_DST."""
 
-    __slots__ = ("shapes",)
+    fields: tuple[Any, ...]  # the RouteMessage fields but the attributes
+    before: tuple[Attr, ...]  # the attribute pairs before RTA_DST
+    after: tuple[Attr, ...]  # and after it
+    head: bytes  # the message's bytes before RTA_DST's value
+    tail: bytes  # and after it
+    cut: Any  # struct.Struct(...).iter_unpack: the RTA_DST values of a run of such messages
+
+
+class RouteShapes:
+    """Learned route-attribute shapes and remembered route messages; keep one per socket.
+
+    :func:`netlinkbgp.codec.messages.decode_messages` looks a route message up in
+    :attr:`templates` (by its bytes outside RTA_DST, cut where :attr:`cuts` says for its
+    length), takes in the run of like messages after it with :meth:`run`, and on a miss
+    decodes it (:func:`decode_route_attrs`) and gives it to :meth:`remember`.
+    """
+
+    __slots__ = ("cuts", "seq", "shapes", "templates")
 
     def __init__(self) -> None:
-        #: block length << 32 | first header -> (unpack_from, headers, types, cacheinfo index,
-        #: RTA_DST index, its value's offset and end in the block, remembered blocks or None),
-        #: or () for a block we do not inline.
+        #: attribute block length << 32 | first header -> (unpack_from, headers, types,
+        #: cacheinfo index, RTA_DST index, its value's offset and end in the block), or () for
+        #: a block we do not inline.
         self.shapes: dict[int, tuple[Any, ...]] = {}
+        #: message length -> where RTA_DST's value starts and ends in the message remembered
+        #: last with that length. A message of that length whose RTA_DST is elsewhere cannot
+        #: match a template cut there: the attribute headers are part of the key.
+        self.cuts: dict[int, tuple[int, int]] = {}
+        #: the message's bytes but nlmsg_len and RTA_DST's value -> its template.
+        self.templates: dict[bytes, Template] = {}
+        #: The sequence number of the remembered messages (the netlink header is part of a
+        #: template, so each dump starts afresh and templates never pile up across dumps).
+        self.seq = -1
 
     def learn(self, data: bytes, start: int, end: int) -> _Shape | None:
         """The shape of ``data[start:end]``, or None when it has an attribute we do not inline
@@ -105,6 +136,78 @@ class RouteShapes:
         return _Shape(struct.Struct("".join(fmt)), tuple(headers), tuple(types), cacheinfo,
                       dst, dst_at, dst_size)
 
+    @staticmethod
+    def run(data: bytes, offset: int, length: int, template: Template) -> list[bytes]:
+        """The RTA_DST values of the run of messages like ``template`` from ``offset`` on.
+
+        The caller has found that the message at ``offset`` and the one after it match the
+        template (both ``length`` bytes long, a multiple of 4). The run grows one message at a
+        time up to four, then by galloping: 8, 16, 32... messages at a time, their
+        destinations cut out by one ``struct.iter_unpack``, the expected bytes rebuilt around
+        them and compared whole, and the first unequal group is bisected. A run costs about
+        its own length.
+        """
+        head, tail, cut = template.head, template.tail, template.cut
+        low = len(head)
+        high = length - len(tail)
+        dsts = [data[offset + low : offset + high]]
+        available = (len(data) - offset) // length
+        # Short runs (a table through several gateways) end sooner than a group would.
+        at = offset + length
+        while len(dsts) < min(_SHORT_RUN, available) and data[at : at + low] == head \
+                and data[at + high : at + length] == tail:
+            dsts.append(data[at + low : at + high])
+            at += length
+        if len(dsts) < _SHORT_RUN:
+            return dsts
+        step = 8
+        joint = tail + head
+        while len(dsts) < available:
+            count = len(dsts)
+            more = min(step, available - count)
+            found = data[offset + count * length : offset + (count + more) * length]
+            cuts = [d for (d,) in cut(found)]
+            expected = head + joint.join(cuts) + tail
+            if expected == found:
+                dsts += cuts
+                step *= 2
+                continue
+            good, bad = 0, more  # the first `good` messages of the group are equal
+            while bad - good > 1:
+                middle = (good + bad) // 2
+                if expected[: middle * length] == found[: middle * length]:
+                    good = middle
+                else:
+                    bad = middle
+            dsts += cuts[:good]
+            break
+        return dsts
+
+    def remember(self, data: bytes, offset: int, end: int, fields: tuple[Any, ...]) -> None:
+        """Remember the decoded route message ``data[offset:end]`` (its ``RouteMessage``
+        fields, attributes last) as a template."""
+        templates = self.templates
+        if fields[2] != self.seq:
+            self.seq = fields[2]
+            templates.clear()
+        if end - offset < _RTMSG_END + 4 or len(templates) >= MAX_TEMPLATES:
+            return
+        shape = self.shapes.get((end - offset - _RTMSG_END) << 32
+                                | _unpack_u32(data, offset + _RTMSG_END)[0])
+        if not shape or shape[4] < 0:
+            return
+        low = _RTMSG_END + shape[5]
+        high = _RTMSG_END + shape[6]
+        if end - offset not in self.cuts and len(self.cuts) >= MAX_SHAPES:
+            return
+        self.cuts[end - offset] = (low, high)
+        attrs = fields[-1]
+        dst = shape[4]
+        tail = data[offset + high : end]
+        templates[data[offset + 4 : offset + low] + tail] = Template(
+            fields[:-1], attrs[:dst], attrs[dst + 1 :], data[offset : offset + low], tail,
+            struct.Struct(f"={low}x{high - low}s{end - offset - high}x").iter_unpack)
+
 
 def decode_route_attrs(data: bytes, start: int, end: int, shapes: RouteShapes) -> tuple[Attr, ...]:
     """``decode_attrs(data, start, end, ROUTE_SPEC)``, fast for the shapes dumps repeat.
@@ -125,29 +228,15 @@ def decode_route_attrs(data: bytes, start: int, end: int, shapes: RouteShapes) -
                 known[key] = () if learned is None else (
                     learned.unpack.unpack_from, learned.headers, learned.types,
                     learned.cacheinfo, learned.dst, learned.dst_at,
-                    learned.dst_at + learned.dst_size, {} if learned.dst >= 0 else None)
+                    learned.dst_at + learned.dst_size)
             return attrs
         if shape:
-            unpack, headers, types, cacheinfo, dst, dst_at, dst_end, blocks = shape
-            if blocks is not None:
-                low = start + dst_at
-                high = start + dst_end
-                block = data[start:low] + data[high:end]
-                halves: tuple[tuple[Attr, ...], tuple[Attr, ...]] | None = blocks.get(block)
-                if halves is not None:
-                    return halves[0] + ((_DST, data[low:high]),) + halves[1]
+            unpack, headers, types, cacheinfo = shape[:4]
             values = unpack(data, start)
             if values[0::2] == headers:
                 if cacheinfo < 0:
-                    attrs = tuple(zip(types, values[1::2]))  # noqa: B905 - equal by construction
-                else:
-                    found = list(values[1::2])
-                    found[cacheinfo] = _tuple_new(RouteCacheInfo, _unpack_cache(found[cacheinfo]))
-                    attrs = tuple(zip(types, found))  # noqa: B905
-                if blocks is not None:
-                    if len(blocks) < MAX_BLOCKS:
-                        blocks[block] = (attrs[:dst], attrs[dst + 1 :])
-                    else:  # too many distinct blocks to be worth remembering
-                        known[key] = (*shape[:-1], None)
-                return attrs
+                    return tuple(zip(types, values[1::2]))  # noqa: B905 - equal by construction
+                found = list(values[1::2])
+                found[cacheinfo] = _tuple_new(RouteCacheInfo, _unpack_cache(found[cacheinfo]))
+                return tuple(zip(types, found))  # noqa: B905
     return decode_attrs(data, start, end, ROUTE_SPEC)
