@@ -505,7 +505,7 @@ class Exporter:
             chunk = keys[start : start + CHUNK * 4]
             tracked = self._tracked
             changes = [(k, tracked[k][0]) for k in chunk if k in tracked]
-            await self._apply_changes(changes, only_changed=True)
+            await self._apply_changes(changes)
 
     # -- planning and committing -------------------------------------------------------------
 
@@ -573,13 +573,26 @@ class Exporter:
             add_rest(rest)
         return PackedRoutes(prefixes, rests)
 
-    async def _apply_changes(
-        self, changes: Sequence[tuple[_Key, _Attrs | None]], only_changed: bool = False
-    ) -> None:
-        for start in range(0, len(changes), CHUNK):
-            await self._apply_chunk(changes[start : start + CHUNK])
+    async def _apply_changes(self, changes: Sequence[tuple[_Key, _Attrs | None]]) -> None:
+        """Plan and commit ``changes`` (distinct keys) chunk by chunk, planning each chunk
+        while the kernel works through the previous one (the command socket sends from the
+        loop's executor): a chunk's plan reads and writes only its own keys' tracking."""
+        committing: asyncio.Future[None] | None = None
+        try:
+            for start in range(0, len(changes), CHUNK):
+                plan = self._plan_chunk(changes[start : start + CHUNK])
+                if committing is not None:
+                    await committing
+                committing = asyncio.ensure_future(self._commit(*plan))
+                await asyncio.sleep(0)  # it hands its first datagram over; we plan the next
+            if committing is not None:
+                await committing
+        finally:
+            if committing is not None and not committing.done():
+                committing.cancel()
 
-    async def _apply_chunk(self, changes: Sequence[tuple[_Key, _Attrs | None]]) -> None:
+    def _plan_chunk(self, changes: Sequence[tuple[_Key, _Attrs | None]]) -> tuple[Any, ...]:
+        """What ``changes`` need from the kernel: the arguments of :meth:`_commit`."""
         tracked = self._tracked
         intern = self._intern
         # Routes of a chunk mostly share attributes: evaluate each set once per chunk, but
@@ -663,7 +676,7 @@ class Exporter:
                 del_install(before)
         self._counters["nexthop_validation_attempts"] += attempts
         self._counters["nexthop_validation_failures"] += failures
-        await self._commit(adds, replaces, deletes, moves, fresh, gone, final)
+        return adds, replaces, deletes, moves, fresh, gone, final
 
     async def _commit(
         self,

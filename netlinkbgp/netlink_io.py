@@ -171,8 +171,11 @@ class NetlinkSocket:
         try:
             self._sock.send(data)
         except OSError as exc:
-            self._channel.abandon()
-            raise TransportError(f"netlink send failed: {exc.strerror}") from exc
+            raise self._send_failed(exc) from exc
+
+    def _send_failed(self, exc: OSError) -> TransportError:
+        self._channel.abandon()
+        return TransportError(f"netlink send failed: {exc.strerror}")
 
     async def _wait(self, seq: int) -> Reply:
         """Receive until the request numbered ``seq`` has its reply."""
@@ -291,16 +294,49 @@ class NetlinkSocket:
     async def _batched(
         self, items: Sequence[_Item], encode: Callable[[Sequence[_Item]], tuple[int, bytes]]
     ) -> list[NetlinkError | None]:
+        """Send ``items`` in datagrams of ``encode``, one at a time, each once the previous
+        one's outcome is in (so that its error replies always fit the receive buffer).
+
+        The kernel does a datagram's work inside ``sendmsg``, a few milliseconds for hundreds
+        of routes. With more than one datagram, ``sendmsg`` runs in the loop's executor (it
+        releases the GIL) while this thread encodes the next datagram: the kernel's work and
+        ours overlap, and the event loop is free meanwhile.
+        """
         results: list[NetlinkError | None] = [None] * len(items)
         step = min(self.batch_requests, MAX_BATCH_REQUESTS)
         async with self._lock:
-            for start in range(0, len(items), step):
-                chunk = items[start : start + step]
-                first, data = encode(chunk)
+            if len(items) <= step:
+                first, data = encode(items)
                 self._send(data)
-                reply = await self._wait_batch(first)
-                for seq, error in reply.errors.items():
-                    results[start + seq - first] = error
+                for seq, error in (await self._wait_batch(first)).errors.items():
+                    results[seq - first] = error
+                return results
+            loop = asyncio.get_running_loop()
+            following: tuple[int, bytes] | None = encode(items[:step])
+            try:
+                for start in range(0, len(items), step):
+                    assert following is not None
+                    first, data = following
+                    following = None
+                    sending = loop.run_in_executor(None, self._sock.send, data)
+                    if start + step < len(items):
+                        following = encode(items[start + step : start + 2 * step])
+                    try:
+                        await asyncio.shield(sending)
+                    except OSError as exc:
+                        raise self._send_failed(exc) from exc
+                    except asyncio.CancelledError:
+                        # Let the kernel finish this datagram before the lock goes: one sent
+                        # beside it could overflow the receive buffer with both's errors.
+                        await asyncio.wait((sending,))
+                        if not sending.cancelled() and sending.exception() is not None:
+                            self._channel.abandon()
+                        raise
+                    for seq, error in (await self._wait_batch(first)).errors.items():
+                        results[start + seq - first] = error
+            finally:
+                if following is not None:  # encoded, never sent (an error, a cancellation)
+                    self._channel.release(following[0])
         return results
 
     async def dump_routes(

@@ -699,6 +699,80 @@ def test_overrun_resyncs_to_the_right_final_state() -> None:
     assert out["stats"].resyncs >= 2
 
 
+def _many_chunks_body(count: int) -> dict[str, Any]:
+    """``count`` routes, several planning chunks and many datagrams, some refused by the
+    kernel (a foreign route of the same key is there), then a mixed change, then a withdraw."""
+    from netlinkbgp.exporter import CHUNK
+    from netlinkbgp.netlink_io import NetlinkSocket
+
+    _setup()
+    testing.ip("route", "add", "10.0.0.0/24", "dev", "t0", "table", "100")
+    prefixes = [f"20.{i >> 8}.{i & 255}.0/24" for i in range(count)]
+    foreign = prefixes[7::1000]
+    for prefix in foreign:
+        testing.ip("route", "add", prefix, "via", "10.0.0.2", "table", "100", "metric", "20",
+                   "proto", "static")
+    config = ExportConfig(dampening_interval=0, rules=[ExportRule("t", table_id=100)])
+
+    async def kernel_routes() -> dict[str, tuple[str, int]]:
+        async with NetlinkSocket() as nl:
+            found = await nl.dump_routes(socket.AF_INET, 100)
+        return {f"{r.dst}": (str(r.gateway), r.protocol) for r in found
+                if f"{r.dst}".startswith("20.")}
+
+    async def main() -> dict[str, Any]:
+        out: dict[str, Any] = {"chunks": count / CHUNK, "foreign": foreign}
+        async with Exporter(config) as exporter:
+            exporter.apply(_announce(*(_route(p, "10.0.0.2") for p in prefixes)))
+            await exporter.drain()
+            out["stats"] = exporter.stats()
+            out["kernel"] = await kernel_routes()
+            # One change set: withdraw a quarter, move the next quarter to another gateway.
+            quarter = count // 4
+            exporter.apply(_withdraw(*prefixes[:quarter])
+                           + _announce(*(_route(p, "10.0.0.3")
+                                         for p in prefixes[quarter : 2 * quarter])))
+            await exporter.drain()
+            out["mixed_stats"] = exporter.stats()
+            out["mixed"] = await kernel_routes()
+            exporter.apply(_withdraw(*prefixes))
+            await exporter.drain()
+            out["end_stats"] = exporter.stats()
+            out["end"] = await kernel_routes()
+        return out
+    return asyncio.run(main())
+
+
+@kernel
+def test_many_chunks_with_kernel_failures_end_exact() -> None:
+    """Chunks are planned while the kernel works through the previous one, and datagrams
+    are sent from a thread: every route still gets its own outcome, and every step ends with
+    exactly the expected table."""
+    count = 20_000
+    out = testing.run_in_netns(_many_chunks_body, count)
+    assert out["chunks"] > 2
+    foreign = set(out["foreign"])
+    prefixes = [f"20.{i >> 8}.{i & 255}.0/24" for i in range(count)]
+    assert len(foreign) == 20
+    stats = out["stats"]
+    assert (stats.installed, stats.exported, stats.errors) == (count - 20, count - 20, 20)
+    assert "File exists" in stats.last_error
+    assert out["kernel"] == {p: ("10.0.0.2", 4 if p in foreign else PROTO) for p in prefixes}
+    quarter = count // 4
+    expected = {p: ("10.0.0.2", 4) for p in foreign}
+    expected.update({p: ("10.0.0.3", PROTO) for p in prefixes[quarter : 2 * quarter]
+                     if p not in foreign})
+    expected.update({p: ("10.0.0.2", PROTO) for p in prefixes[2 * quarter :]
+                     if p not in foreign})
+    assert out["mixed"] == expected
+    # Foreign keys are never ours: 15 of them lie beyond the withdrawn quarter, and the 5 in
+    # the moved quarter are tried again with their new gateway (and refused again).
+    assert out["mixed_stats"].installed == count - quarter - 15
+    assert out["mixed_stats"].errors == 25
+    assert out["end"] == {p: ("10.0.0.2", 4) for p in foreign}
+    assert out["end_stats"].installed == 0 and out["end_stats"].tracked == 0
+
+
 def _nexthop_families_body() -> dict[str, Any]:
     a, _b = _setup()
     config = ExportConfig(dampening_interval=0, rules=[ExportRule("main")])

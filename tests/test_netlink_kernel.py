@@ -7,6 +7,7 @@ it returns plain data that the test then asserts on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import errno
 import json
@@ -166,6 +167,34 @@ def test_batch_of_10000_reports_exactly_the_bad_ones() -> None:
     assert out["failed"][bad[-1]][0] == errno.EINVAL
     assert "prefix" in out["failed"][bad[-1]][1].lower()
     assert out["installed"] == 10_000 - len(bad)
+
+
+def _cancelled_batch_body() -> dict[str, Any]:
+    _setup()
+    specs = [RouteSpec.of(ip_network(f"20.{i >> 8}.{i & 255}.0/24"), gateway=ip_address("10.0.0.2"),
+                          table=100, protocol=PROTO) for i in range(20_000)]
+
+    async def main() -> dict[str, Any]:
+        async with NetlinkSocket() as nl:
+            task = asyncio.ensure_future(nl.routes(RtmType.RTM_NEWROUTE, specs))
+            while nl._channel.pending == 0:  # until the first datagram is out
+                await asyncio.sleep(0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            # The socket goes on: a datagram in flight is settled by its late replies, one
+            # encoded and never sent is forgotten.
+            again = await nl.routes(RtmType.RTM_NEWROUTE, specs, NlmFlag.NLM_F_CREATE
+                                    | NlmFlag.NLM_F_REPLACE)
+            dumped = await nl.dump_routes(socket.AF_INET, 100)
+            return {"again": [e for e in again if e is not None], "pending": nl._channel.pending,
+                    "installed": sum(1 for r in dumped if r.protocol == PROTO)}
+    return asyncio.run(main())
+
+
+def test_a_cancelled_batch_leaves_the_socket_usable() -> None:
+    out = testing.run_in_netns(_cancelled_batch_body)
+    assert out == {"again": [], "pending": 0, "installed": 20_000}
 
 
 def _ownership_body() -> dict[str, Any]:

@@ -171,6 +171,10 @@ class Channel:
             parts.append(encode_message(with_header(msg, seq=first + index, flags=flags)))
         return first, b"".join(parts)
 
+    def release(self, first: int) -> None:
+        """Forget the batch reserved at ``first`` that was never sent (no reply will come)."""
+        self._batches = [b for b in self._batches if b.first != first]
+
     def abandon(self) -> list[int]:
         """Forget every pending request (after a socket error); returns their numbers."""
         seqs = [p.seq for p in self._pending]
