@@ -575,8 +575,8 @@ class Exporter:
 
     async def _apply_changes(self, changes: Sequence[tuple[_Key, _Attrs | None]]) -> None:
         """Plan and commit ``changes`` (distinct keys) chunk by chunk, planning each chunk
-        while the kernel works through the previous one (the command socket sends from the
-        loop's executor): a chunk's plan reads and writes only its own keys' tracking."""
+        while the kernel works through the previous one (the command socket sends from its own
+        thread): a chunk's plan reads and writes only its own keys' tracking."""
         committing: asyncio.Future[None] | None = None
         try:
             for start in range(0, len(changes), CHUNK):

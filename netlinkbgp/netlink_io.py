@@ -12,6 +12,7 @@ import errno
 import gc
 import socket
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 from typing import TypeVar
@@ -141,6 +142,9 @@ class NetlinkSocket:
         self._lock = asyncio.Lock()
         #: Requests a datagram may carry so that all their error replies fit the buffer.
         self.batch_requests = max(8, self.rcvbuf // _RCVBUF_PER_REQUEST)
+        #: The thread that sends the datagrams of big batches (made on first use; our own,
+        #: so that work queued on the loop's default executor never holds a batch up).
+        self._sender: ThreadPoolExecutor | None = None
 
     async def __aenter__(self) -> NetlinkSocket:
         return self
@@ -151,6 +155,8 @@ class NetlinkSocket:
     def close(self) -> None:
         """Close the socket. Pending requests are abandoned."""
         self._channel.abandon()
+        if self._sender is not None:
+            self._sender.shutdown(wait=False)
         self._sock.close()
 
     async def _recv(self) -> bytes:
@@ -298,9 +304,9 @@ class NetlinkSocket:
         one's outcome is in (so that its error replies always fit the receive buffer).
 
         The kernel does a datagram's work inside ``sendmsg``, a few milliseconds for hundreds
-        of routes. With more than one datagram, ``sendmsg`` runs in the loop's executor (it
-        releases the GIL) while this thread encodes the next datagram: the kernel's work and
-        ours overlap, and the event loop is free meanwhile.
+        of routes. With more than one datagram, ``sendmsg`` runs in this socket's sender
+        thread (it releases the GIL) while the loop's thread encodes the next datagram: the
+        kernel's work and ours overlap, and the event loop is free meanwhile.
         """
         results: list[NetlinkError | None] = [None] * len(items)
         step = min(self.batch_requests, MAX_BATCH_REQUESTS)
@@ -312,13 +318,15 @@ class NetlinkSocket:
                     results[seq - first] = error
                 return results
             loop = asyncio.get_running_loop()
+            if self._sender is None:
+                self._sender = ThreadPoolExecutor(1, thread_name_prefix="netlinkbgp-send")
             following: tuple[int, bytes] | None = encode(items[:step])
             try:
                 for start in range(0, len(items), step):
                     assert following is not None
                     first, data = following
                     following = None
-                    sending = loop.run_in_executor(None, self._sock.send, data)
+                    sending = loop.run_in_executor(self._sender, self._sock.send, data)
                     if start + step < len(items):
                         following = encode(items[start + step : start + 2 * step])
                     try:
