@@ -5,6 +5,8 @@ same routes in the same run, so the ratios mean something on a noisy machine:
 
 * install: N routes (IPv4 /24 or IPv6 /64, via a gateway, table 100, protocol 186);
 * dump: dump and decode the table (netlinkbgp only; `ip -j route show` for reference);
+  ``dump-mixed``: the same routes through four gateways picked at random, so the dump comes
+  in short runs of like messages;
 * delete: the same N routes;
 * cli: ``netlinkbgp route -b FILE`` against ``ip -batch FILE`` as whole processes.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import resource
 import socket
 import subprocess
@@ -69,6 +72,14 @@ def _routes(family: int, count: int) -> tuple[list[RouteSpec], list[str]]:
             lines.append(f"route add {socket.inet_ntop(socket.AF_INET6, packed)}/64 via "
                          f"{gateway} table {TABLE} proto {PROTO}")
     return specs, lines
+
+
+def _mixed(specs: list[RouteSpec]) -> list[RouteSpec]:
+    """``specs`` through four gateways of the same subnet, picked at random (seeded)."""
+    pick = random.Random(4).randrange
+    gateways = [(int.from_bytes(specs[0].gateway or b"", "big") + i).to_bytes(
+        len(specs[0].dst), "big") for i in range(4)]
+    return [spec._replace(gateway=gateways[pick(4)]) for spec in specs]
 
 
 def _peak_rss_self() -> int:
@@ -139,6 +150,18 @@ def _family_run(family: int, count: int) -> list[dict[str, Any]]:
             took = time.perf_counter() - started
             assert not any(results)
             rows.append(_row(f"delete-{name}", "netlinkbgp", count, took, _peak_rss_self()))
+            # The same table through four gateways picked at random: a dump in short runs of
+            # like messages (a table learned from several peers).
+            mixed = _mixed(specs)
+            assert not any(await nl.routes(RtmType.RTM_NEWROUTE, mixed, create))
+            started = time.perf_counter()
+            dumped = await nl.dump_routes(socket.AF_INET if family == 4 else socket.AF_INET6,
+                                          TABLE)
+            took = time.perf_counter() - started
+            assert len(dumped) == count, len(dumped)
+            rows.append(_row(f"dump-mixed-{name}", "netlinkbgp", count, took,
+                             _peak_rss_self()))
+            assert not any(await nl.routes(RtmType.RTM_DELROUTE, mixed))
 
     asyncio.run(ours())
     with tempfile.TemporaryDirectory() as tmp:

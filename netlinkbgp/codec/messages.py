@@ -379,6 +379,7 @@ def decode_messages(data: bytes, shapes: RouteShapes | None = None) -> list[Mess
     cuts_get = shapes.cuts.get
     templates_get = shapes.templates.get
     run = shapes.run
+    previous: object = None  # the template of the message before, when it had one
     n = len(data)
     offset = 0
     while offset < n:
@@ -399,14 +400,17 @@ def decode_messages(data: bytes, shapes: RouteShapes | None = None) -> list[Mess
                 high = offset + cut[1]
                 template = templates_get(data[offset + 4 : low] + data[high:end])
                 if template is not None:
-                    fields, before, after, head, tail = template[:5]
-                    if length & 3 or data[end : end + cut[0]] != head \
+                    fields, before, after, head, tail, _cut = template
+                    # Look for a run only from the second message alike in a row (a table
+                    # through several gateways has few), and never past unaligned messages.
+                    if template is not previous or length & 3 \
+                            or data[end : end + cut[0]] != head \
                             or data[end + cut[1] : end + length] != tail:
+                        previous = template
                         attrs = before + ((_DST, data[low:high]),) + after  # noqa: RUF005
                         append(_tuple_new(RouteMessage, fields + (attrs,)))  # noqa: RUF005
                         offset += (length + 3) & ~3
                         continue
-                    # The next message is alike too: take in the run (lengths are aligned).
                     dsts = run(data, offset, length, template)
                     out += [_tuple_new(RouteMessage, fields + (before + ((_DST, dst),) + after,))  # noqa: RUF005
                             for dst in dsts]
