@@ -49,7 +49,7 @@ from netlinkbgp.codec.constants import (
     RtScope,
     RtTable,
 )
-from netlinkbgp.codec.route_attrs import RouteShapes, decode_route_attrs
+from netlinkbgp.codec.route_attrs import MAX_TEMPLATES, RouteShapes, decode_route_attrs
 from netlinkbgp.codec.specs import ADDR_SPEC, ERR_SPEC, LINK_SPEC, ROUTE_SPEC
 from netlinkbgp.errors import DecodeError, LocalProtocolError
 
@@ -377,8 +377,10 @@ def decode_messages(data: bytes, shapes: RouteShapes | None = None) -> list[Mess
     unpack_hdr = HDR.unpack_from
     unpack_rt = RTMSG.unpack_from
     cuts_get = shapes.cuts.get
-    templates_get = shapes.templates.get
+    templates = shapes.templates
+    templates_get = templates.get
     run = shapes.run
+    remember = shapes.remember
     previous: object = None  # the template of the message before, when it had one
     n = len(data)
     offset = 0
@@ -417,10 +419,13 @@ def decode_messages(data: bytes, shapes: RouteShapes | None = None) -> list[Mess
                     offset += len(dsts) * length
                     continue
             fam, dlen, slen, tos, table, proto, scope, rtype, rflags = unpack_rt(data, body)
-            fields = (mtype, flags, seq, pid, fam, dlen, slen, tos, table, proto, scope,
-                      rtype, rflags, decode_route_attrs(data, body + 12, end, shapes))
-            shapes.remember(data, offset, end, fields)
-            append(_tuple_new(RouteMessage, fields))
+            msg = _tuple_new(RouteMessage, (
+                mtype, flags, seq, pid, fam, dlen, slen, tos, table, proto, scope, rtype,
+                rflags, decode_route_attrs(data, body + 12, end, shapes),
+            ))
+            if len(templates) < MAX_TEMPLATES or seq != shapes.seq:  # else: full, this dump
+                remember(data, offset, end, msg)
+            append(msg)
         elif mtype in _LINK_TYPES:
             if length < 32:
                 raise DecodeError("link message shorter than ifinfomsg", offset)

@@ -40,7 +40,7 @@ _tuple_new = tuple.__new__
 _unpack_u32 = _U32.unpack_from
 _unpack_cache = _RTA_CACHEINFO.unpack
 #: Templates remembered per dump: one per distinct (gateway, interface, metric...) of a table,
-#: where a few dozen are usual. Past this many, a dump stops remembering new ones.
+#: where a few dozen are usual. Past this many, a dump stops remembering and looking up.
 MAX_TEMPLATES = 1024
 _DST = int(Rta.RTA_DST)
 #: Messages of a run compared one by one before comparing them in groups.
@@ -190,7 +190,12 @@ class RouteShapes:
         if fields[2] != self.seq:
             self.seq = fields[2]
             templates.clear()
-        if end - offset < _RTMSG_END + 4 or len(templates) >= MAX_TEMPLATES:
+        if len(templates) >= MAX_TEMPLATES:
+            # A dump of that many distinct messages (expiry timers, one gateway per route)
+            # gains nothing from templates: stop looking them up until the next dump.
+            self.cuts.clear()
+            return
+        if end - offset < _RTMSG_END + 4:
             return
         shape = self.shapes.get((end - offset - _RTMSG_END) << 32
                                 | _unpack_u32(data, offset + _RTMSG_END)[0])
@@ -207,6 +212,8 @@ class RouteShapes:
         templates[data[offset + 4 : offset + low] + tail] = Template(
             fields[:-1], attrs[:dst], attrs[dst + 1 :], data[offset : offset + low], tail,
             struct.Struct(f"={low}x{high - low}s{end - offset - high}x").iter_unpack)
+        if len(templates) >= MAX_TEMPLATES:
+            self.cuts.clear()
 
 
 def decode_route_attrs(data: bytes, start: int, end: int, shapes: RouteShapes) -> tuple[Attr, ...]:
