@@ -62,9 +62,14 @@ RECV_BUFFER_SIZE = 64 * 1024
 #: Receive-buffer bytes to reserve per request of a batch, so that even if every request of a
 #: datagram fails, the error replies fit (an NLMSG_ERROR with extended ack is one small skb).
 _RCVBUF_PER_REQUEST = 1536
-#: Requests per batch datagram at most: about 64 KiB of route requests, which the kernel
-#: handles in one ``sendmsg`` of a few milliseconds, so events and timers are not held up.
+#: Requests per batch datagram sent from the event loop's thread: about 64 KiB of route
+#: requests, which the kernel handles in one ``sendmsg`` of a few milliseconds, so events and
+#: timers are not held up.
 MAX_BATCH_REQUESTS = 768
+#: Requests per datagram of a bigger batch, sent from the socket's sender thread (the loop
+#: goes on meanwhile): about 256 KiB, so that a batch of 100,000 routes costs a few dozen
+#: hand-overs between the threads rather than hundreds.
+MAX_THREADED_BATCH_REQUESTS = 3072
 #: How often a dump interrupted by a concurrent change (NLM_F_DUMP_INTR) is retried.
 MAX_DUMP_RETRIES = 5
 
@@ -304,19 +309,20 @@ class NetlinkSocket:
         one's outcome is in (so that its error replies always fit the receive buffer).
 
         The kernel does a datagram's work inside ``sendmsg``, a few milliseconds for hundreds
-        of routes. With more than one datagram, ``sendmsg`` runs in this socket's sender
-        thread (it releases the GIL) while the loop's thread encodes the next datagram: the
-        kernel's work and ours overlap, and the event loop is free meanwhile.
+        of routes. A batch that needs more than one datagram of :data:`MAX_BATCH_REQUESTS`
+        goes in datagrams of :data:`MAX_THREADED_BATCH_REQUESTS`, each sent from this
+        socket's sender thread (``sendmsg`` releases the GIL) while the loop's thread encodes
+        the next one: the kernel's work and ours overlap, and the event loop is free meanwhile.
         """
         results: list[NetlinkError | None] = [None] * len(items)
-        step = min(self.batch_requests, MAX_BATCH_REQUESTS)
         async with self._lock:
-            if len(items) <= step:
+            if len(items) <= min(self.batch_requests, MAX_BATCH_REQUESTS):
                 first, data = encode(items)
                 self._send(data)
                 for seq, error in (await self._wait_batch(first)).errors.items():
                     results[seq - first] = error
                 return results
+            step = min(self.batch_requests, MAX_THREADED_BATCH_REQUESTS)
             loop = asyncio.get_running_loop()
             if self._sender is None:
                 self._sender = ThreadPoolExecutor(1, thread_name_prefix="netlinkbgp-send")
