@@ -127,17 +127,7 @@ def pack_withdrawals(nlri: Sequence[Nlri], ctx: Negotiated,
     """
     add_path = family in ctx.add_path_send
     encoded = [encode_nlri(n, family, add_path, withdraw=True) for n in nlri]
-    room = ctx.max_message_size - HEADER_SIZE - 4
-    if family == IPV4_UNICAST:
-        return [_message(_U16.pack(len(chunk)) + chunk + b"\x00\x00")
-                for chunk in _chunks(encoded, room)]
-    room -= 4 + 3
-    head = _MP_UNREACH_HEAD.pack(family.afi, family.safi)
-    messages = []
-    for chunk in _chunks(encoded, room):
-        attrs = _mp_attribute(AttrType.MP_UNREACH_NLRI, head + chunk)
-        messages.append(_message(b"\x00\x00" + _U16.pack(len(attrs)) + attrs))
-    return messages
+    return pack_encoded_withdrawals(family, encoded, ctx)
 
 
 def pack_encoded(family: Family, block: bytes, next_hop: bytes, encoded: Sequence[bytes],
