@@ -25,6 +25,7 @@ import stat
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from netlinkbgp.aio import cancel_and_wait
 from netlinkbgp.errors import NetlinkBGPError, TransportError
 
 __all__ = [
@@ -119,11 +120,7 @@ class ControlServer:
         if self._server is not None:
             self._server.close()
             self._server = None
-        for task in list(self._clients):
-            task.cancel()
-        for task in list(self._clients):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._clients)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
 

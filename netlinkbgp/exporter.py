@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 from typing import Any, Protocol
 
+from netlinkbgp.aio import cancel_and_wait
 from netlinkbgp.codec.constants import NlmFlag, RtmType, RtTable
 from netlinkbgp.codec.messages import LinkMessage, Message, RouteMessage
 from netlinkbgp.codec.route_requests import PackedRoutes, RouteRest, RouteSpec
@@ -357,11 +358,7 @@ class Exporter:
     async def stop(self) -> None:
         """Stop following events and applying changes; installed routes stay (the next start,
         or ``flush()`` before this, removes them)."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         if self._events is not None:
             self._events.close()

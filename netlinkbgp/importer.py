@@ -34,7 +34,6 @@ An interface may match several: its routes are then imported into each (hybrid i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fnmatch
 import logging
 import time
@@ -42,6 +41,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 
+from netlinkbgp.aio import cancel_and_wait
 from netlinkbgp.codec.constants import IfaFlag, RtmType, Rtn, Rtprot, RtTable
 from netlinkbgp.codec.messages import AddressMessage, LinkMessage, Message, RouteMessage
 from netlinkbgp.errors import LocalProtocolError, NetlinkBGPError
@@ -269,11 +269,7 @@ class Importer:
 
     async def stop(self) -> None:
         """Stop following the kernel. Announced routes are not withdrawn (the caller decides)."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         for sock in (self._events, self._nl):
             if sock is not None:

@@ -22,6 +22,7 @@ LEVELS: dict[str, int] = {
     "netlinkbgp.codec": 1,
     "netlinkbgp.bgp": 1,
     "netlinkbgp.netlink_io": 2,
+    "netlinkbgp.aio": 2,  # asyncio helpers the components share
     "netlinkbgp.bgp_io": 2,
     "netlinkbgp.importer": 3,
     "netlinkbgp.exporter": 3,

@@ -11,6 +11,7 @@ import time
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import TYPE_CHECKING, Any
 
+from netlinkbgp.aio import cancel_and_wait
 from netlinkbgp.bgp.capabilities import (
     Capability,
     ExtendedMessage,
@@ -648,11 +649,7 @@ class Peer:
             self.timer.cancel()
             self.timer = None
         self._cancel_stale_timer()
-        for task in list(self.tasks):
-            task.cancel()
-        for task in list(self.tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self.tasks, ignore=(Exception,))
         changes: list[RibChange] = []
         for rib in (self.adj_in, self.stale):
             if rib is not None:
